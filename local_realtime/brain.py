@@ -1,0 +1,126 @@
+"""The engine's brain: decides, from the conversation so far, to speak or to call a tool.
+
+`Brain` is the seam between the Realtime protocol server (`server.py`) and a model. The server
+turns its conversation items into `Entry` values, calls `Brain.reply` in a worker thread and turns
+what comes back into GA response events. `llm.py` holds the real llama.cpp brain; `RuleBrain`
+here is a small deterministic brain for protocol tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One conversation item as the brain sees it.
+
+    Attributes:
+        role: "user" or "assistant" for messages; "tool_call" for a function call the assistant
+            made; "tool_result" for the output the client sent back.
+        text: message text, tool arguments (JSON string) or tool output (string).
+        name: tool name for "tool_call" (and "tool_result" when known).
+        call_id: Realtime `call_id` linking a call and its result.
+    """
+
+    role: Literal["user", "assistant", "tool_call", "tool_result"]
+    text: str
+    name: str | None = None
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A Realtime function tool: `name`, `description` and JSON-schema `parameters`."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the spoken or written answer, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A complete tool call; `arguments` is a JSON object encoded as a string."""
+
+    name: str
+    arguments: str
+
+
+BrainOutput = TextDelta | FunctionCall
+
+
+class Brain(Protocol):
+    """Anything that turns a conversation into a reply.
+
+    `reply` runs in a worker thread and yields as it goes; it must return soon after `stop` is set
+    (cancellation and barge-in). `tool_choice` is the session's value: "auto", "none", "required"
+    or {"type": "function", "name": ...}.
+    """
+
+    def reply(
+        self,
+        instructions: str,
+        history: list[Entry],
+        tools: list[ToolSpec],
+        tool_choice: str | dict[str, Any],
+        stop: threading.Event,
+    ) -> Iterator[BrainOutput]: ...
+
+
+class RuleBrain:
+    """A deterministic brain for tests: keyword rules, no model.
+
+    - After a tool result it says "Done: <first 80 characters of the output>".
+    - "load the <name> script" calls `load_script` when that tool exists.
+    - "call <tool> with <json>" calls any tool with those arguments (several such phrases joined
+      by " and also " make parallel calls).
+    - Anything else is echoed: "You said: <text>".
+    """
+
+    _CALL = re.compile(r"call (\w+) with (\{.*?\})(?= and also |$)")
+    _SCRIPT = re.compile(r"load (?:the )?([a-z ]+?) script")
+
+    def reply(
+        self,
+        instructions: str,
+        history: list[Entry],
+        tools: list[ToolSpec],
+        tool_choice: str | dict[str, Any],
+        stop: threading.Event,
+    ) -> Iterator[BrainOutput]:
+        last = history[-1] if history else Entry("user", "")
+        names = {t.name for t in tools}
+        if last.role == "tool_result":
+            yield from _words(f"Done: {last.text[:80]}", stop)
+            return
+        if tool_choice != "none" and last.role == "user":
+            calls = [(m.group(1), m.group(2)) for m in self._CALL.finditer(last.text)]
+            calls = [(n, a) for n, a in calls if n in names]
+            if calls:
+                for name, args in calls:
+                    yield FunctionCall(name, args)
+                return
+            script = self._SCRIPT.search(last.text.lower())
+            if script and "load_script" in names:
+                yield FunctionCall("load_script", json.dumps({"script_name": script.group(1).replace(" ", "_")}))
+                return
+        yield from _words(f"You said: {last.text}", stop)
+
+
+def _words(text: str, stop: threading.Event) -> Iterator[TextDelta]:
+    for i, word in enumerate(text.split(" ")):
+        if stop.is_set():
+            return
+        yield TextDelta(word if i == 0 else " " + word)

@@ -1,0 +1,134 @@
+"""The `file_operation` tool's dispatch: one operation name and its arguments to a `Workspace` call.
+
+Kept apart from `server.py` so the tool wrapper stays a few lines and this table can be tested
+without an MCP client. Returns the seed's `{success, filepath, content, message}` shape.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from mcp_server.workspace import Frame, Workspace, WorkspaceError
+
+Operation = Literal[
+    "create", "read", "write", "append", "insert", "replace", "save_as", "list", "backup", "restore", "delete"
+]
+
+
+class FileResult(BaseModel):
+    """What file_operation returns (the seed's contract plus paging, diff and listing fields)."""
+
+    success: bool
+    filepath: str
+    content: str
+    message: str
+    total_lines: int | None = None
+    next_start_line: int | None = None
+    diff: str | None = None
+    files: list[str] | None = None
+
+
+def _need(value: str | int | None, name: str, operation: str) -> str | int:
+    if value is None:
+        raise WorkspaceError(f"'{operation}' needs {name}.")
+    return value
+
+
+def run_file_operation(
+    workspace: Workspace,
+    operation: Operation,
+    filename: str,
+    *,
+    content: str | None = None,
+    line_number: int | None = None,
+    pattern: str | None = None,
+    replacement: str | None = None,
+    new_filename: str | None = None,
+    regex: bool = False,
+    dry_run: bool = False,
+    start_line: int = 1,
+    max_lines: int = 200,
+    backup_name: str | None = None,
+    overwrite: bool = False,
+    frame: Frame | None = None,
+) -> tuple[FileResult, list[str]]:
+    """Run one operation; returns the result and the workspace names it changed.
+
+    Raises:
+        WorkspaceError: a refused path, a missing file or argument, a pattern not found, too big.
+    """
+    if operation == "list":
+        files = workspace.list_files()
+        listing = "\n".join(f"{name} ({size} bytes)" for name, size in files)
+        return FileResult(
+            success=True,
+            filepath="",
+            content=listing,
+            files=[n for n, _ in files],
+            message=f"{len(files)} file(s) in the workspace.",
+        ), []
+    path = workspace.resolve(filename)
+    name = workspace.relative(path)
+    if operation == "read":
+        page = workspace.read(filename, start_line, max_lines)
+        more = page.end_line < page.total_lines
+        return FileResult(
+            success=True,
+            filepath=name,
+            content=page.content,
+            total_lines=page.total_lines,
+            next_start_line=page.end_line + 1 if more else None,
+            message=f"Lines {page.start_line}-{page.end_line} of {page.total_lines}."
+            + (f" Read on from line {page.end_line + 1}." if more else ""),
+        ), []
+    if operation in ("create", "write"):
+        text = content or ""
+        text = frame.apply(text) if frame else text
+        if operation == "create":
+            workspace.create(filename, text)
+        else:
+            workspace.write(filename, text)
+        verb = "Created" if operation == "create" else "Wrote"
+        return FileResult(success=True, filepath=name, content=text, message=f"{verb} {name}."), [name]
+    if operation == "append":
+        workspace.append(filename, str(_need(content, "content", operation)))
+        return FileResult(success=True, filepath=name, content=content or "", message=f"Appended to {name}."), [name]
+    if operation == "insert":
+        line = int(_need(line_number, "line_number", operation))
+        workspace.insert(filename, line, str(_need(content, "content", operation)))
+        return FileResult(
+            success=True, filepath=name, content=content or "", message=f"Inserted before line {line} of {name}."
+        ), [name]
+    if operation == "replace":
+        count, diff = workspace.replace(
+            filename,
+            str(_need(pattern, "pattern", operation)),
+            str(_need(replacement, "replacement", operation)),
+            regex=regex,
+            dry_run=dry_run,
+        )
+        verb = "Would replace" if dry_run else "Replaced"
+        return FileResult(
+            success=True, filepath=name, content="", diff=diff, message=f"{verb} {count} occurrence(s) in {name}."
+        ), ([] if dry_run else [name])
+    if operation == "save_as":
+        target = str(_need(new_filename, "new_filename", operation))
+        copy = workspace.relative(workspace.save_as(filename, target, overwrite=overwrite))
+        return FileResult(success=True, filepath=copy, content="", message=f"Saved {name} as {copy}."), [copy]
+    if operation == "backup":
+        backup = workspace.backup(filename)
+        return FileResult(success=True, filepath=name, content=backup, message=f"Backed up {name} as {backup}."), []
+    if operation == "restore":
+        chosen = workspace.restore(filename, backup_name)
+        return FileResult(success=True, filepath=name, content="", message=f"Restored {name} from {chosen}."), [name]
+    if operation == "delete":
+        backup = workspace.delete(filename)
+        return FileResult(
+            success=True,
+            filepath=name,
+            content=backup,
+            message=f"Deleted {name}; restore it with operation 'restore' (backup {backup}).",
+        ), [name]
+    raise WorkspaceError(f"Unknown operation {operation!r}.")

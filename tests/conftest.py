@@ -1,0 +1,28 @@
+"""Fixtures shared by every test package: a temp config and the real MCP server over loopback HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcp_server.config import Config
+from tests.servers import make_config, running_mcp_server
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """A Config over empty temp folders and the shipped scripts."""
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def mcp_url(config: Config) -> Iterator[str]:
+    """The real MCP server over streamable HTTP on 127.0.0.1; yields ".../mcp"."""
+    with running_mcp_server(config) as base:
+        yield base + "/mcp"

@@ -1,0 +1,51 @@
+"""Real speech for tests: flite or espeak-ng speak a sentence, sox makes it PCM16 mono 24 kHz.
+
+flite's `slt` voice is natural enough for exact-transcript checks with Whisper tiny.en; espeak-ng
+is robotic and only fit for "speech was heard" checks (see ../shared/notes/offline-speech.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+SAMPLE_RATE_HZ = 24_000
+BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000  # PCM16 mono: 48 bytes per millisecond
+
+
+def synthesize(text: str, voice: Literal["flite", "espeak"] = "flite") -> bytes:
+    """Speak `text` and return PCM16 mono 24 kHz little-endian bytes (no WAV header).
+
+    Raises:
+        RuntimeError: if flite/espeak-ng or sox is not installed (`make test` installs them).
+    """
+    for tool in (("flite" if voice == "flite" else "espeak-ng"), "sox"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is not installed; run `make test` (it installs flite, espeak-ng, sox)")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        if voice == "flite":
+            cmd = ["flite", "-voice", "slt", "-t", text, "-o", str(wav)]
+        else:
+            cmd = ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text]
+        subprocess.run(cmd, check=True, capture_output=True)
+        raw = subprocess.run(
+            ["sox", str(wav), "-t", "raw", "-r", str(SAMPLE_RATE_HZ), "-b", "16", "-e", "signed-integer",
+             "-c", "1", "-L", "-"],
+            check=True, capture_output=True,
+        )
+        return raw.stdout
+
+
+def silence(ms: int) -> bytes:
+    """`ms` milliseconds of digital silence as PCM16 mono 24 kHz bytes."""
+    return b"\x00" * (ms * BYTES_PER_MS)
+
+
+def chunks(pcm: bytes, chunk_ms: int = 40) -> list[bytes]:
+    """Split PCM16 mono 24 kHz bytes into `chunk_ms` pieces (the last may be shorter)."""
+    step = chunk_ms * BYTES_PER_MS
+    return [pcm[i : i + step] for i in range(0, len(pcm), step)]
