@@ -1,8 +1,8 @@
 """`python -m mcp_server serve|index`: the composition root (reads the environment, builds, runs).
 
-    python -m mcp_server serve                     # streamable HTTP /mcp + SSE /sse + /health
-    python -m mcp_server serve --transport stdio   # for Claude Desktop, Cursor, the MCP Inspector
-    python -m mcp_server index [--library DIR]     # (re)index the document library with a progress bar
+python -m mcp_server serve                     # streamable HTTP /mcp + SSE /sse + /health
+python -m mcp_server serve --transport stdio   # for Claude Desktop, Cursor, the MCP Inspector
+python -m mcp_server index [--library DIR]     # (re)index the document library with a progress bar
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         if args.command == "index":
             from mcp_server.library import index_with_progress

@@ -33,6 +33,17 @@ def shorten(value: Any) -> Any:
     return value
 
 
+def _tool_error(result: HandlerResult) -> str | None:
+    """The error text of a failed tools/call result (a model or its wire dict), else None."""
+    if isinstance(result, CallToolResult):
+        failed, content = result.is_error, [getattr(c, "text", "") for c in result.content]
+    elif isinstance(result, dict):
+        failed, content = bool(result.get("isError")), [c.get("text", "") for c in result.get("content") or []]
+    else:
+        return None
+    return (content[0] if content else "tool error") if failed else None
+
+
 class AuditLog(ServerMiddleware[Any]):
     """Middleware appending `{"time", "tool", "arguments", "outcome", "error", "duration_ms"}` lines.
 
@@ -51,10 +62,8 @@ class AuditLog(ServerMiddleware[Any]):
         outcome, error = "error", None
         try:
             result = await call_next(ctx)
-            failed = isinstance(result, CallToolResult) and result.is_error
-            outcome = "error" if failed else "ok"
-            if failed and isinstance(result, CallToolResult) and result.content:
-                error = getattr(result.content[0], "text", None)
+            error = _tool_error(result)
+            outcome = "ok" if error is None else "error"
             return result
         except Exception as exc:
             error = type(exc).__name__

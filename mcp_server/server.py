@@ -77,6 +77,8 @@ def _as_tool_errors() -> Iterator[None]:
         yield
     except (WorkspaceError, UnknownScript, UnknownStage, InvalidScript) as exc:
         raise ToolError(str(exc)) from exc
+    except OSError as exc:  # e.g. a name too long, a folder where a file is expected
+        raise ToolError(f"The file system refused: {exc.strerror or exc}. Try a shorter or different name.") from exc
 
 
 def client_key(ctx: Context) -> str:

@@ -41,8 +41,13 @@ def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Ite
 def make_config(tmp_path: Path, **env: str) -> Config:
     """A Config over fresh folders in `tmp_path` and the repository's shipped scripts."""
     scripts = Path(__file__).resolve().parents[1] / "scripts"
-    values = {"WORKING_DIRECTORY": str(tmp_path / "workspace"), "SCRIPTS_DIR": str(scripts),
-              "LIBRARY_DIR": str(tmp_path / "library"), "INDEX_DIR": str(tmp_path / "index"), **env}
+    values = {
+        "WORKING_DIRECTORY": str(tmp_path / "workspace"),
+        "SCRIPTS_DIR": str(scripts),
+        "LIBRARY_DIR": str(tmp_path / "library"),
+        "INDEX_DIR": str(tmp_path / "index"),
+        **env,
+    }
     return Config.from_env(values)
 
 

@@ -33,9 +33,24 @@ def synthesize(text: str, voice: Literal["flite", "espeak"] = "flite") -> bytes:
             cmd = ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text]
         subprocess.run(cmd, check=True, capture_output=True)
         raw = subprocess.run(
-            ["sox", str(wav), "-t", "raw", "-r", str(SAMPLE_RATE_HZ), "-b", "16", "-e", "signed-integer",
-             "-c", "1", "-L", "-"],
-            check=True, capture_output=True,
+            [
+                "sox",
+                str(wav),
+                "-t",
+                "raw",
+                "-r",
+                str(SAMPLE_RATE_HZ),
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                "-c",
+                "1",
+                "-L",
+                "-",
+            ],
+            check=True,
+            capture_output=True,
         )
         return raw.stdout
 

@@ -1,0 +1,65 @@
+# Developer commands. `make test` and `make demo` set everything up from nothing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+INSPECTOR := tools/node_modules/.bin/mcp-inspector
+SYSTEM_TOOLS := espeak-ng flite sox
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: test demo setup system-deps inspector lint bench serve clean
+
+# Python environment: torch's CPU build first (it lies on these machines), then the project.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[dev,offline]'
+	$(PIP) install --no-deps silero-vad==6.2.3
+	touch $(STAMP)
+
+# Debian packages: speech for tests (flite, espeak-ng, sox), PortAudio, real LibriVox clips.
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	ldconfig -p | grep -q libportaudio.so.2 || missing="$$missing libportaudio2"; \
+	test -d /usr/share/pocketsphinx/model || test -n "$$(dpkg -L pocketsphinx-testdata 2>/dev/null)" || missing="$$missing pocketsphinx-testdata"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    espeak-ng flite sox libportaudio2 pocketsphinx-testdata >/dev/null; \
+	fi
+
+# The MCP Inspector CLI, an external client the tests drive (project-local, pinned in tools/package.json).
+$(INSPECTOR): tools/package.json
+	cd tools && npm install --no-audit --no-fund
+	touch $(INSPECTOR)
+
+inspector: $(INSPECTOR)
+
+setup: $(STAMP) system-deps $(INSPECTOR)
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: $(STAMP) system-deps
+	$(PY) demo.py
+
+serve: $(STAMP)
+	$(PY) -m mcp_server serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(PY) benchmarks/library_bench.py
+	$(PY) benchmarks/voice_client_bench.py
+	$(PY) benchmarks/speech_bench.py
+	$(PY) benchmarks/local_engine_bench.py
+
+clean:
+	rm -rf $(VENV) tools/node_modules .index .pytest_cache
