@@ -1,0 +1,135 @@
+"""The models one engine shares across connections, and the bridge from their threads to asyncio.
+
+Brain, transcriber and synthesizer are blocking and CPU-bound, so each call runs in a worker
+thread under that model's lock (one llama.cpp context, one Whisper, one voice), streaming results
+back to the event loop through an `asyncio.Queue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from local_realtime.brain import Brain, BrainOutput, Entry, ToolSpec
+
+if TYPE_CHECKING:  # the speech modules import the [offline] extra; keep `--help` light
+    from local_realtime.stt import Transcriber
+    from local_realtime.tts import Synthesizer
+    from local_realtime.vad import VadEvent
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_END = object()
+
+
+class Detector(Protocol):
+    """The shape of `local_realtime.vad.VoiceActivityDetector`: `feed` returns `VadEvent`s."""
+
+    def feed(self, pcm: bytes) -> list[VadEvent]: ...
+
+    def reset(self) -> None: ...
+
+
+DetectorFactory = Callable[[float, int, int], Detector]
+"""Builds a detector from (threshold, prefix_padding_ms, silence_duration_ms)."""
+
+
+@dataclass
+class Engine:
+    """What every connection of one server shares.
+
+    Attributes:
+        brain: decides what to say or which tool to call.
+        transcriber: speech to text for user audio.
+        synthesizer: text to speech for audio output.
+        new_detector: makes one voice-activity detector per connection (server VAD).
+        model: the model name reported in sessions when the URL names none.
+    """
+
+    brain: Brain
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+    new_detector: DetectorFactory
+    model: str = "local-realtime"
+    _brain_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stt_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _tts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def replies(
+        self,
+        instructions: str,
+        history: list[Entry],
+        tools: list[ToolSpec],
+        tool_choice: str | dict[str, Any],
+        stop: threading.Event,
+    ) -> AsyncIterator[BrainOutput]:
+        """Stream the brain's reply; stops soon after `stop` is set."""
+        return _stream(
+            lambda: self.brain.reply(instructions, history, tools, tool_choice, stop), self._brain_lock, stop
+        )
+
+    def speech(self, text: str, stop: threading.Event) -> AsyncIterator[bytes]:
+        """Stream `text` as PCM16 mono 24 kHz chunks; stops soon after `stop` is set."""
+        return _stream(lambda: self.synthesizer.synthesize(text), self._tts_lock, stop)
+
+    async def transcribe(self, pcm: bytes) -> str:
+        """Transcribe PCM16 mono 24 kHz bytes in a worker thread."""
+
+        def work() -> str:
+            with self._stt_lock:
+                return self.transcriber.transcribe(pcm)
+
+        return await asyncio.to_thread(work)
+
+
+async def _stream(make: Callable[[], Iterator[T]], lock: threading.Lock, stop: threading.Event) -> AsyncIterator[T]:
+    """Iterate `make()` in a worker thread, yielding each value on the event loop.
+
+    Leaving early (cancellation, `break`) sets `stop`, so the worker ends at its next value.
+    Raises whatever the iterator raised.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+
+    def put(value: Any, error: BaseException | None = None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (value, error))
+        except RuntimeError:  # the loop closed while we worked; nobody is listening
+            stop.set()
+
+    def work() -> None:
+        try:
+            with lock:
+                iterator = make()
+                try:
+                    for value in iterator:
+                        if stop.is_set():
+                            break
+                        put(value)
+                finally:
+                    close = getattr(iterator, "close", None)
+                    if close is not None:
+                        close()
+        except Exception as exc:  # boundary: a model failed; the response reports it
+            put(_END, exc)
+            return
+        put(_END)
+
+    loop.run_in_executor(None, work)
+    finished = False
+    try:
+        while True:
+            value, error = await queue.get()
+            if value is _END:
+                finished = True
+                if error is not None:
+                    raise error
+                return
+            yield value
+    finally:
+        if not finished:
+            stop.set()

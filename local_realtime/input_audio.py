@@ -1,0 +1,96 @@
+"""The input audio buffer of one connection, with optional server VAD over everything appended.
+
+Positions are milliseconds of audio appended since the connection opened (GA `audio_start_ms`
+and `audio_end_ms`). Audio is PCM16 mono 24 kHz little-endian bytes throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from local_realtime.engine import Detector, DetectorFactory
+from local_realtime.session import TurnDetection
+
+BYTES_PER_MS = 48
+
+
+@dataclass(frozen=True)
+class SpeechEvent:
+    """`speech_started` / `speech_stopped` at `audio_ms` (session position, ms)."""
+
+    kind: Literal["speech_started", "speech_stopped"]
+    audio_ms: int
+
+
+class InputAudio:
+    """Appended user audio not yet committed, and the detector listening to it.
+
+    Not thread-safe: one connection calls it, `append` possibly from a worker thread, one call at a
+    time.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._buffer_start_ms = 0  # session position of self._buffer[0]
+        self._detector: Detector | None = None
+        self._detector_origin_ms = 0  # session position where the detector's clock is 0
+        self._speech_start_ms: int | None = None
+
+    @property
+    def duration_ms(self) -> int:
+        return len(self._buffer) // BYTES_PER_MS
+
+    def listen(self, turn_detection: TurnDetection | None, new_detector: DetectorFactory) -> None:
+        """Start (or stop, with None) server VAD with these settings; may load a model, so call in a thread.
+
+        Raises:
+            ValueError: settings the detector refuses (e.g. threshold 0 or 1).
+        """
+        self._speech_start_ms = None
+        if turn_detection is None:
+            self._detector = None
+            return
+        self._detector = new_detector(
+            turn_detection.threshold, turn_detection.prefix_padding_ms, turn_detection.silence_duration_ms
+        )
+        self._detector_origin_ms = self._buffer_start_ms + self.duration_ms
+
+    def append(self, pcm: bytes) -> list[SpeechEvent]:
+        """Add audio; with VAD on, return the speech starts/stops it completes (CPU-bound: use a thread)."""
+        self._buffer.extend(pcm)
+        if self._detector is None:
+            return []
+        events = []
+        for event in self._detector.feed(pcm):
+            at_ms = self._detector_origin_ms + event.audio_ms
+            if event.kind == "speech_started":
+                self._speech_start_ms = max(at_ms, self._buffer_start_ms)
+            events.append(SpeechEvent(event.kind, at_ms))
+        return events
+
+    def take_speech(self, end_ms: int) -> bytes:
+        """Remove and return the audio from the last speech start to `end_ms`; what follows stays."""
+        start_ms = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
+        self._speech_start_ms = None
+        start = max(0, (start_ms - self._buffer_start_ms) * BYTES_PER_MS)
+        end = max(start, (end_ms - self._buffer_start_ms) * BYTES_PER_MS)
+        speech = bytes(self._buffer[start:end])
+        del self._buffer[:end]
+        self._buffer_start_ms += end // BYTES_PER_MS
+        return speech
+
+    def take_all(self) -> bytes:
+        """Remove and return everything buffered (manual commit); the detector starts afresh."""
+        audio = bytes(self._buffer)
+        self.clear()
+        return audio
+
+    def clear(self) -> None:
+        """Drop buffered audio and any speech in progress."""
+        self._buffer_start_ms += self.duration_ms
+        self._buffer.clear()
+        self._speech_start_ms = None
+        if self._detector is not None:
+            self._detector.reset()
+            self._detector_origin_ms = self._buffer_start_ms

@@ -1,0 +1,313 @@
+"""The WebSocket server: GA Realtime sessions at `/v1/realtime?model=...`, one `Connection` each.
+
+`serve_engine(engine)` runs it in-process on a free port for the demo and tests. A `Connection`
+parses client events, keeps the session config, conversation and input audio, and runs at most one
+`Response` at a time. Every server event goes through one outbox so events keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Request, ServerConnection, serve
+from websockets.asyncio.server import Response as HttpResponse
+from websockets.exceptions import ConnectionClosed
+
+from local_realtime import events
+from local_realtime.conversation import Conversation, new_id, normalize_item
+from local_realtime.engine import Engine
+from local_realtime.events import ProtocolError
+from local_realtime.input_audio import InputAudio, SpeechEvent
+from local_realtime.response import Response, ResponseSettings
+from local_realtime.session import SessionConfig
+
+logger = logging.getLogger(__name__)
+PATH = "/v1/realtime"
+
+
+@asynccontextmanager
+async def serve_engine(engine: Engine, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve `engine` until the block ends; yields the base URL, e.g. "ws://127.0.0.1:54321/v1".
+
+    Clients connect to `<url>/realtime?model=<any>`; the openai SDK takes it as `websocket_base_url`.
+    """
+
+    async def handle(ws: ServerConnection) -> None:
+        await Connection(engine, ws).serve()
+
+    async with serve(handle, host, port, process_request=_check_path, max_size=None, compression=None) as server:
+        bound_port = server.sockets[0].getsockname()[1] if port == 0 else port
+        url = f"ws://{host}:{bound_port}/v1"
+        logger.info("local realtime engine listening on %s/realtime", url)
+        yield url
+
+
+def _event_id(frame: str) -> str | None:
+    raw = json.loads(frame)
+    return raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+
+
+def _check_path(connection: ServerConnection, request: Request) -> HttpResponse | None:
+    if urlsplit(request.path).path.rstrip("/") != PATH:
+        return connection.respond(HTTPStatus.NOT_FOUND, f"Not found. Connect to {PATH}?model=...\n")
+    return None
+
+
+class Connection:
+    """One Realtime session over one WebSocket."""
+
+    def __init__(self, engine: Engine, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        query = parse_qs(urlsplit(ws.request.path).query)
+        self._engine = engine
+        self._ws = ws
+        self._config = SessionConfig(model=query.get("model", [engine.model])[0])
+        self._conversation = Conversation()
+        self._audio = InputAudio()
+        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._response: Response | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._transcriptions: set[asyncio.Task[None]] = set()
+        self._speech_item_id: str | None = None
+
+    async def serve(self) -> None:
+        """Run the session until the client disconnects."""
+        writer = asyncio.create_task(self._write())
+        try:
+            assert self._ws.request is not None
+            if "realtime" in self._ws.request.headers.get("OpenAI-Beta", ""):
+                self._error(
+                    ProtocolError(
+                        "beta_api_shape_disabled",
+                        "The Realtime Beta API is no longer supported. Remove the OpenAI-Beta header.",
+                    )
+                )
+                self._outbox.put_nowait(None)
+                await writer
+                await self._ws.close(4000, "beta_api_shape_disabled")
+                return
+            logger.info("session connected (model %s)", self._config.model)
+            await asyncio.to_thread(self._audio.listen, self._config.turn_detection, self._engine.new_detector)
+            self._emit({"type": "session.created", "session": self._config.to_wire()})
+            async for frame in self._ws:
+                await self._handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._shutdown(writer)
+
+    async def _shutdown(self, writer: asyncio.Task[None]) -> None:
+        if self._response is not None:
+            self._response.cancel("client_cancelled")
+        for task in self._transcriptions:
+            task.cancel()
+        if self._tasks or self._transcriptions:
+            await asyncio.wait(self._tasks | self._transcriptions)
+        self._outbox.put_nowait(None)
+        await asyncio.wait([writer])
+        logger.info("session closed")
+
+    async def _write(self) -> None:
+        while (frame := await self._outbox.get()) is not None:
+            try:
+                await self._ws.send(frame)
+            except ConnectionClosed:
+                return
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        """Queue one server event; it is serialized now, so later changes to its dicts do not leak."""
+        logger.debug("-> %s", event["type"])
+        self._outbox.put_nowait(json.dumps({"event_id": new_id("event"), **event}))
+
+    def _error(self, exc: ProtocolError) -> None:
+        logger.debug("client error %s: %s", exc.code, exc.message)
+        self._emit(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": exc.code,
+                    "message": exc.message,
+                    "param": exc.param,
+                    "event_id": exc.event_id,
+                },
+            }
+        )
+
+    async def _handle(self, frame: str | bytes) -> None:
+        try:
+            event = events.parse(frame)
+            logger.debug("<- %s", type(event).__name__)
+            await self._dispatch(event)
+        except ProtocolError as exc:
+            if exc.event_id is None and isinstance(frame, str):
+                exc.event_id = _event_id(frame)
+            self._error(exc)
+
+    async def _dispatch(self, event: events.ClientEvent) -> None:
+        match event:
+            case events.SessionUpdate(session=session):
+                config = self._config.updated(session)
+                if config.turn_detection != self._config.turn_detection:
+                    await self._listen(config)
+                self._config = config
+                self._emit({"type": "session.updated", "session": config.to_wire()})
+            case events.AudioAppend(audio=audio):
+                for speech in await asyncio.to_thread(self._audio.append, audio):
+                    self._on_speech(speech)
+            case events.AudioCommit():
+                if self._audio.duration_ms < 100:
+                    raise ProtocolError(
+                        "input_audio_buffer_commit_empty",
+                        f"Error committing input audio buffer: buffer too small. Expected at "
+                        f"least 100ms of audio, but buffer only has {self._audio.duration_ms}ms "
+                        f"of audio.",
+                    )
+                self._commit(new_id("item"), self._audio.take_all())
+            case events.AudioClear():
+                self._audio.clear()
+                self._emit({"type": "input_audio_buffer.cleared"})
+            case events.ItemCreate(item=raw, previous_item_id=previous_id):
+                item, audio = normalize_item(raw)
+                self._add_user_item(item, previous_id, audio)
+            case events.ItemTruncate(item_id=item_id, content_index=index, audio_end_ms=end_ms):
+                self._conversation.truncate(item_id, index, end_ms)
+                self._emit(
+                    {
+                        "type": "conversation.item.truncated",
+                        "item_id": item_id,
+                        "content_index": index,
+                        "audio_end_ms": end_ms,
+                    }
+                )
+            case events.ItemDelete(item_id=item_id):
+                self._conversation.delete(item_id)
+                self._emit({"type": "conversation.item.deleted", "item_id": item_id})
+            case events.ItemRetrieve(item_id=item_id):
+                self._emit({"type": "conversation.item.retrieved", "item": self._conversation.get(item_id)})
+            case events.ResponseCreate(response=request):
+                if self._response is not None:
+                    raise ProtocolError(
+                        "conversation_already_has_active_response",
+                        f"Conversation already has an active response in progress: "
+                        f"{self._response.id}. Wait until the response is finished before "
+                        f"creating a new one.",
+                    )
+                self._start_response(ResponseSettings.build(self._config, request))
+            case events.ResponseCancel(response_id=response_id):
+                if self._response is None or response_id not in (None, self._response.id):
+                    raise ProtocolError("response_cancel_not_active", "Cancellation failed: no active response found.")
+                self._response.cancel("client_cancelled")
+
+    async def _listen(self, config: SessionConfig) -> None:
+        try:
+            await asyncio.to_thread(self._audio.listen, config.turn_detection, self._engine.new_detector)
+        except ValueError as exc:
+            raise ProtocolError("invalid_value", str(exc), "session.audio.input.turn_detection") from exc
+
+    def _on_speech(self, speech: SpeechEvent) -> None:
+        detection = self._config.turn_detection
+        if speech.kind == "speech_started":
+            self._speech_item_id = new_id("item")
+            self._emit(
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "audio_start_ms": speech.audio_ms,
+                    "item_id": self._speech_item_id,
+                }
+            )
+            if self._response is not None and detection is not None and detection.interrupt_response:
+                self._response.cancel("turn_detected")
+            return
+        item_id = self._speech_item_id or new_id("item")
+        self._speech_item_id = None
+        self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": speech.audio_ms, "item_id": item_id})
+        self._commit(item_id, self._audio.take_speech(speech.audio_ms))
+        if detection is not None and detection.create_response and self._response is None:
+            self._start_response(ResponseSettings.build(self._config, {}))
+
+    def _commit(self, item_id: str, pcm: bytes) -> None:
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        self._emit(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": self._conversation.last_id(),
+                "item_id": item_id,
+            }
+        )
+        self._add_user_item(item, None, [(0, pcm)])
+
+    def _add_user_item(self, item: dict[str, Any], previous_id: str | None, audio: list[tuple[int, bytes]]) -> None:
+        previous = self._conversation.add(item, previous_id)
+        self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item})
+        self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
+        for content_index, pcm in audio:
+            task = asyncio.create_task(self._transcribe(item, content_index, pcm))
+            self._transcriptions.add(task)
+            task.add_done_callback(self._transcriptions.discard)
+
+    async def _transcribe(self, item: dict[str, Any], content_index: int, pcm: bytes) -> None:
+        """Fill in the transcript the brain reads; report it when the session asked for transcription."""
+        try:
+            transcript = await self._engine.transcribe(pcm)
+        except Exception as exc:  # boundary: the speech model failed; the turn goes on without words
+            logger.exception("transcription failed")
+            item["content"][content_index]["transcript"] = ""
+            if self._config.transcription is not None:
+                self._emit(
+                    {
+                        "type": "conversation.item.input_audio_transcription.failed",
+                        "item_id": item["id"],
+                        "content_index": content_index,
+                        "error": {
+                            "type": "server_error",
+                            "code": "transcription_failed",
+                            "message": str(exc),
+                            "param": None,
+                        },
+                    }
+                )
+            return
+        item["content"][content_index]["transcript"] = transcript
+        if self._config.transcription is not None:
+            self._emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item["id"],
+                    "content_index": content_index,
+                    "transcript": transcript,
+                    "usage": {"type": "duration", "seconds": round(len(pcm) / 48_000, 3)},
+                }
+            )
+
+    async def _inputs_ready(self) -> None:
+        if self._transcriptions:
+            await asyncio.wait(set(self._transcriptions))
+
+    def _start_response(self, settings: ResponseSettings) -> None:
+        response = Response(self._engine, settings, self._conversation, self._emit, self._inputs_ready)
+        self._response = response
+        task = asyncio.create_task(self._run(response))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, response: Response) -> None:
+        try:
+            await response.run()
+        finally:
+            if self._response is response:
+                self._response = None

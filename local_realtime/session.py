@@ -1,0 +1,212 @@
+"""The GA session configuration: defaults, `session.update` merging and validation, wire shape.
+
+Only fields present in an update change; `null` clears turn detection and transcription. Shapes
+the engine cannot honour (other audio formats, hosted MCP tools, semantic VAD, beta-era field
+names) are refused with `ProtocolError` naming the field, and nothing is applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from local_realtime.events import ProtocolError
+
+PCM_FORMAT = {"type": "audio/pcm", "rate": 24000}
+_KNOWN_FIELDS = {
+    "type",
+    "model",
+    "instructions",
+    "output_modalities",
+    "audio",
+    "tools",
+    "tool_choice",
+    "tracing",
+    "truncation",
+    "max_output_tokens",
+    "include",
+    "prompt",
+    "reasoning",
+    "parallel_tool_calls",
+    "object",
+    "id",
+    "expires_at",
+}
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, concise voice assistant. Answer in one or two short spoken sentences. "
+    "Use a tool when the user asks for something a tool can do."
+)
+
+
+@dataclass(frozen=True)
+class TurnDetection:
+    """`server_vad` settings: `threshold` 0-1, times in milliseconds."""
+
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    create_response: bool = True
+    interrupt_response: bool = True
+    idle_timeout_ms: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = {"type": "server_vad", **dataclasses.asdict(self)}
+        if self.idle_timeout_ms is None:
+            del wire["idle_timeout_ms"]
+        return wire
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """The effective configuration of one connection.
+
+    Attributes:
+        tools: function tools as sent by the client (`{type, name, description, parameters}`).
+        transcription: `{model, language?, prompt?}` when user transcripts are wanted, else None.
+    """
+
+    model: str
+    instructions: str = DEFAULT_INSTRUCTIONS
+    output_modalities: tuple[Literal["audio", "text"], ...] = ("audio",)
+    turn_detection: TurnDetection | None = field(default_factory=TurnDetection)
+    transcription: dict[str, Any] | None = None
+    voice: str | dict[str, Any] = "marin"
+    speed: float = 1.0
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] = "auto"
+    max_output_tokens: int | Literal["inf"] = "inf"
+
+    def updated(self, session: dict[str, Any]) -> SessionConfig:
+        """Return this config with `session` (the body of `session.update`) merged in.
+
+        Raises:
+            ProtocolError: a missing `type`, an unknown field or a value the engine does not support.
+        """
+        if "type" not in session:
+            raise ProtocolError(
+                "missing_required_parameter", "Missing required parameter: 'session.type'.", "session.type"
+            )
+        if session["type"] != "realtime":
+            raise ProtocolError("invalid_value", "Only session.type 'realtime' is supported.", "session.type")
+        unknown = sorted(set(session) - _KNOWN_FIELDS)
+        if unknown:
+            raise ProtocolError(
+                "unknown_parameter", f"Unknown parameter: 'session.{unknown[0]}'.", f"session.{unknown[0]}"
+            )
+        changes: dict[str, Any] = {}
+        if "instructions" in session:
+            changes["instructions"] = _typed(session["instructions"], str, "session.instructions")
+        if "output_modalities" in session:
+            changes["output_modalities"] = parse_modalities(session["output_modalities"], "session")
+        if "tools" in session:
+            changes["tools"] = parse_tools(session["tools"], "session.tools")
+        if "tool_choice" in session:
+            changes["tool_choice"] = parse_tool_choice(session["tool_choice"], "session.tool_choice")
+        if "max_output_tokens" in session:
+            changes["max_output_tokens"] = session["max_output_tokens"]
+        if "audio" in session:
+            changes.update(self._audio_changes(_typed(session["audio"], dict, "session.audio")))
+        return dataclasses.replace(self, **changes)
+
+    def _audio_changes(self, audio: dict[str, Any]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        audio_in = _typed(audio.get("input") or {}, dict, "session.audio.input")
+        audio_out = _typed(audio.get("output") or {}, dict, "session.audio.output")
+        for name, part in (("input", audio_in), ("output", audio_out)):
+            if part.get("format") is not None:
+                _check_format(part["format"], f"session.audio.{name}.format")
+        if "turn_detection" in audio_in:
+            changes["turn_detection"] = _turn_detection(audio_in["turn_detection"], self.turn_detection)
+        if "transcription" in audio_in:
+            value = audio_in["transcription"]
+            changes["transcription"] = (
+                None if value is None else _typed(value, dict, "session.audio.input.transcription")
+            )
+        if "voice" in audio_out:
+            changes["voice"] = _typed(audio_out["voice"], (str, dict), "session.audio.output.voice")
+        if "speed" in audio_out:
+            changes["speed"] = float(_typed(audio_out["speed"], (int, float), "session.audio.output.speed"))
+        return changes
+
+    def to_wire(self) -> dict[str, Any]:
+        """The `session` object of `session.created` / `session.updated`."""
+        return {
+            "type": "realtime",
+            "model": self.model,
+            "output_modalities": list(self.output_modalities),
+            "instructions": self.instructions,
+            "audio": {
+                "input": {
+                    "format": dict(PCM_FORMAT),
+                    "noise_reduction": None,
+                    "transcription": self.transcription,
+                    "turn_detection": self.turn_detection.to_wire() if self.turn_detection else None,
+                },
+                "output": {"format": dict(PCM_FORMAT), "voice": self.voice, "speed": self.speed},
+            },
+            "tools": list(self.tools),
+            "tool_choice": self.tool_choice,
+            "max_output_tokens": self.max_output_tokens,
+            "tracing": None,
+            "truncation": "auto",
+        }
+
+
+def parse_modalities(value: Any, where: str) -> tuple[Literal["audio", "text"], ...]:
+    """Validate `output_modalities`: exactly ["audio"] or ["text"] (GA refuses both at once)."""
+    if value not in (["audio"], ["text"]):
+        raise ProtocolError(
+            "invalid_value", "output_modalities must be ['audio'] or ['text'].", f"{where}.output_modalities"
+        )
+    return tuple(value)
+
+
+def parse_tools(value: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """Validate a list of flat function tools; hosted MCP tools are not supported offline."""
+    tools = _typed(value, list, where)
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise ProtocolError("invalid_value", "Only function tools are supported.", f"{where}[{i}].type")
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise ProtocolError("missing_required_parameter", "A function tool needs a 'name'.", f"{where}[{i}].name")
+    return tuple({"type": "function", **tool} for tool in tools)
+
+
+def parse_tool_choice(value: Any, where: str) -> str | dict[str, Any]:
+    """Validate "auto" / "none" / "required" / {"type": "function", "name": ...}."""
+    if value in ("auto", "none", "required"):
+        return value
+    if isinstance(value, dict) and value.get("type") == "function" and isinstance(value.get("name"), str):
+        return {"type": "function", "name": value["name"]}
+    raise ProtocolError("invalid_value", "tool_choice must be auto, none, required or a function.", where)
+
+
+def _turn_detection(value: Any, current: TurnDetection | None) -> TurnDetection | None:
+    where = "session.audio.input.turn_detection"
+    if value is None:
+        return None
+    value = _typed(value, dict, where)
+    if value.get("type") != "server_vad":
+        raise ProtocolError(
+            "invalid_value", "Only turn_detection type 'server_vad' (or null) is supported.", f"{where}.type"
+        )
+    base = current or TurnDetection()
+    known = {f.name for f in dataclasses.fields(TurnDetection)}
+    changes = {k: v for k, v in value.items() if k in known and v is not None}
+    threshold = changes.get("threshold", base.threshold)
+    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise ProtocolError("invalid_value", "threshold must be between 0 and 1.", f"{where}.threshold")
+    return dataclasses.replace(base, **changes)
+
+
+def _check_format(value: Any, where: str) -> None:
+    value = _typed(value, dict, where)
+    if value.get("type") != "audio/pcm" or value.get("rate", 24000) != 24000:
+        raise ProtocolError("invalid_value", "Only {type: 'audio/pcm', rate: 24000} is supported.", where)
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(value, kind):
+        raise ProtocolError("invalid_type", f"Invalid type for '{where}'.", where)
+    return value
