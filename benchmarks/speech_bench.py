@@ -1,7 +1,7 @@
 """Measure the offline speech stack: STT word error rate and speed, TTS speed, VAD speed.
 
 Run: `.venv/bin/python benchmarks/speech_bench.py` (about a minute on 2 cores). Writes
-`benchmarks/results/speech_bench.json`. Human speech: /work/shared/speech/jfk.flac and the five
+`benchmarks/results/speech_bench.json`. Human speech: ../shared/speech/jfk.flac and the five
 LibriVox clips of Debian's `pocketsphinx-testdata`; synthetic speech: flite (slt), piper (joe) and,
 for reference, espeak-ng.
 """
@@ -33,7 +33,7 @@ from local_realtime.vad import VoiceActivityDetector
 RATE_HZ = 24_000
 BYTES_PER_S = RATE_HZ * 2
 JFK = (
-    Path("/work/shared/speech/jfk.flac"),
+    Path(__file__).resolve().parents[2] / "shared" / "speech" / "jfk.flac",  # ../shared beside the repo
     "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.",
 )
 LIBRIVOX_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")

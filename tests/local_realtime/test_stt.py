@@ -14,7 +14,7 @@ from tests.speech_audio import silence, synthesize
 
 pytestmark = pytest.mark.slow
 
-JFK_FLAC = Path("/work/shared/speech/jfk.flac")
+JFK_FLAC = Path(__file__).resolve().parents[3] / "shared" / "speech" / "jfk.flac"  # ../shared beside the repo
 JFK_TEXT = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
 
 
