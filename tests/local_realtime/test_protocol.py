@@ -282,3 +282,129 @@ async def test_audio_turn_streams_speech_with_its_transcript(peer: Peer) -> None
     done = events[-1]["response"]
     assert done["output"][0]["content"] == [{"type": "output_audio", "transcript": transcript}]
     assert done["usage"]["output_token_details"]["audio_tokens"] > 0
+
+
+async def test_two_parallel_function_calls_then_outputs_give_a_spoken_answer(peer: Peer) -> None:
+    await peer.update({"type": "realtime", "tools": [ECHO_TOOL], "audio": {"input": {"turn_detection": None}}})
+    await peer.say('call echo with {"value": "a"} and also call echo with {"value": "b"}')
+    events = await peer.turn()
+    calls = [e for e in events if e["type"] == "response.function_call_arguments.done"]
+    assert [(c["name"], json.loads(c["arguments"]), c["output_index"]) for c in calls] == [
+        ("echo", {"value": "a"}, 0),
+        ("echo", {"value": "b"}, 1),
+    ]
+    assert types(events) == ["response.created"] + 2 * [
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "conversation.item.done",
+    ] + ["response.done"]
+    done = events[-1]["response"]
+    assert [(o["type"], o["call_id"], o["status"]) for o in done["output"]] == [
+        ("function_call", c["call_id"], "completed") for c in calls
+    ]
+    for call in calls:
+        output = {"type": "function_call_output", "call_id": call["call_id"], "output": f"echoed {call['call_id']}"}
+        await peer.send({"type": "conversation.item.create", "item": output})
+        added, item_done = await peer.recv(), await peer.recv()
+        assert (added["type"], item_done["type"]) == ("conversation.item.added", "conversation.item.done")
+        assert item_done["item"]["call_id"] == call["call_id"]
+    follow_up = await peer.turn()
+    transcript = first(follow_up, "response.output_audio_transcript.done")["transcript"]
+    assert transcript.startswith(f"Done: echoed {calls[1]['call_id']}")
+    assert len(audio_of(follow_up)) > 48 * 500
+
+
+async def test_spoken_request_with_server_vad_is_committed_transcribed_and_answered(peer: Peer) -> None:
+    await peer.update(
+        {
+            "type": "realtime",
+            "tools": [SCRIPT_TOOL],
+            "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": {"type": "server_vad"}}},
+        }
+    )
+    for chunk in speech_turn("Load the blog writer script."):
+        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+    events = await peer.until("response.done", timeout_s=60)
+    names = types(events)
+    assert names[:3] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]
+    started, stopped, committed = events[:3]
+    assert started["item_id"] == stopped["item_id"] == committed["item_id"]
+    assert 0 <= started["audio_start_ms"] < stopped["audio_end_ms"]
+    assert names.index("conversation.item.added") < names.index("response.created")
+    transcription = first(events, "conversation.item.input_audio_transcription.completed")
+    assert transcription["item_id"] == committed["item_id"]
+    assert "blog writer script" in transcription["transcript"].lower()
+    call = first(events, "response.function_call_arguments.done")
+    assert (call["name"], json.loads(call["arguments"])) == ("load_script", {"script_name": "blog_writer"})
+    assert events[-1]["response"]["status"] == "completed"
+    await peer.send({"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    retrieved = await peer.recv()
+    assert retrieved["item"]["content"][0]["transcript"] == transcription["transcript"]
+
+
+async def test_manual_commit_transcribes_without_answering(peer: Peer) -> None:
+    await peer.update(
+        {"type": "realtime", "audio": {"input": {"transcription": {"model": "x"}, "turn_detection": None}}}
+    )
+    for chunk in chunks(synthesize("The weather is nice today."), 100):
+        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+    await peer.send({"type": "input_audio_buffer.commit"})
+    events = await peer.until("conversation.item.input_audio_transcription.completed")
+    assert types(events) == [
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.input_audio_transcription.completed",
+    ]
+    assert "weather is nice" in events[-1]["transcript"].lower()
+    await peer.send({"type": "input_audio_buffer.commit", "event_id": "c2"})
+    error = await peer.recv()
+    assert (error["error"]["code"], error["error"]["event_id"]) == ("input_audio_buffer_commit_empty", "c2")
+    await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(silence(200)).decode()})
+    await peer.send({"type": "input_audio_buffer.clear"})
+    assert (await peer.recv())["type"] == "input_audio_buffer.cleared"
+
+
+async def test_truncate_cuts_the_transcript_to_what_was_heard(peer: Peer) -> None:
+    await peer.update({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    await peer.say("one two three four five six seven eight")
+    events = await peer.turn()
+    item_id = first(events, "response.output_item.done")["item"]["id"]
+    heard_ms = len(audio_of(events)) // 48
+    await peer.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+                     "audio_end_ms": heard_ms + 1000, "event_id": "t1"})  # fmt: skip
+    too_long = await peer.recv()
+    assert (too_long["type"], too_long["error"]["event_id"]) == ("error", "t1")
+    assert "shorter than" in too_long["error"]["message"]
+    await peer.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+                     "audio_end_ms": heard_ms // 2})  # fmt: skip
+    truncated = await peer.recv()
+    assert truncated == {**truncated, "type": "conversation.item.truncated", "item_id": item_id,
+                         "audio_end_ms": heard_ms // 2}  # fmt: skip
+    await peer.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    kept = (await peer.recv())["item"]["content"][0]["transcript"]
+    full = first(events, "response.output_audio_transcript.done")["transcript"]
+    assert full.startswith(kept) and 0 < len(kept.split()) < len(full.split())
+
+
+async def test_deleted_item_is_gone_from_the_conversation(peer: Peer) -> None:
+    await peer.update(TEXT_SESSION)
+    await peer.say("remember this")
+    await peer.send({"type": "conversation.item.create", "item": {"id": "item_mine", "type": "message",
+                     "role": "user", "content": [{"type": "input_text", "text": "and this"}]}})  # fmt: skip
+    await peer.until("conversation.item.done")
+    await peer.send({"type": "conversation.item.delete", "item_id": "item_mine"})
+    deleted = await peer.recv()
+    assert (deleted["type"], deleted["item_id"]) == ("conversation.item.deleted", "item_mine")
+    await peer.send({"type": "conversation.item.delete", "item_id": "item_mine", "event_id": "d2"})
+    error = await peer.recv()
+    assert (error["type"], error["error"]["event_id"]) == ("error", "d2")
+    events = await peer.turn()
+    assert first(events, "response.output_text.done")["text"] == "You said: remember this"
