@@ -1,0 +1,28 @@
+"""Fixtures for the voice client: its Config aimed at a local Realtime peer and the real MCP server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from voice_client.config import Config
+
+
+@pytest.fixture
+def client_config(tmp_path: Path) -> Callable[..., Config]:
+    """Build a voice-client Config for a peer URL (and optionally an MCP URL); text mode by default."""
+
+    def build(realtime_url: str, mcp_url: str = "http://127.0.0.1:9/mcp", **env: str) -> Config:
+        values = {
+            "REALTIME_URL": realtime_url,
+            "MCP_SERVER_URL": mcp_url,
+            "OPENAI_API_KEY": "sk-test-secret",
+            "TRANSCRIPTION_MODEL": "",
+            "REALTIME_MODEL": "gpt-realtime-test",
+            **env,
+        }
+        return Config.from_env(values, base_dir=tmp_path).with_overrides(text_only=True)
+
+    return build

@@ -1,0 +1,400 @@
+"""One live Realtime session: the socket, MCP tool calls, barge-in, reconnects and callbacks.
+
+`RealtimeSession` is an async context manager; `async for event in session` yields the typed
+server events of `realtime.py` after the session has acted on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from voice_client import realtime
+from voice_client.calls import Call, CallLedger
+from voice_client.config import Config
+from voice_client.playback import AudioOutput, Playback
+from voice_client.realtime import RealtimeError, ServerEvent
+from voice_client.tools import McpTools, ToolOutcome, failure
+from voice_client.transcript import Transcript
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[..., Any]
+"""A plain function or a coroutine function; coroutines are awaited."""
+_END = object()
+
+
+async def _notify(callback: Callback | None, *args: Any) -> None:
+    if callback is None:
+        return
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+class RealtimeSession:
+    """A Realtime GA session bridged to MCP tools.
+
+    Callbacks (assign as attributes or pass as keywords; sync or async):
+        on_transcription_received(text): a user transcript.
+        on_response_received(text): a complete assistant text (or transcript of its speech).
+        on_audio_received(pcm): PCM16 mono 24 kHz bytes of assistant speech.
+        on_tool_call(name, arguments): the model called a tool (arguments: JSON text).
+        on_tool_result(name, outcome): the `ToolOutcome`; `outcome.structured` is the full result
+            for a screen while the model only got `outcome.output`, a short summary.
+
+    Raises (on enter):
+        ConnectionError: if no socket could be opened within `connect_timeout_s`.
+        RealtimeError: if the server refused the session.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        tools: McpTools | None = None,
+        audio_output: AudioOutput | None = None,
+        transcript: Transcript | None = None,
+        connect_timeout_s: float = 20.0,
+        on_transcription_received: Callback | None = None,
+        on_response_received: Callback | None = None,
+        on_audio_received: Callback | None = None,
+        on_tool_call: Callback | None = None,
+        on_tool_result: Callback | None = None,
+    ) -> None:
+        self._config = config
+        self._tools = tools
+        self._transcript = transcript
+        self._connect_timeout_s = connect_timeout_s
+        self.on_transcription_received = on_transcription_received
+        self.on_response_received = on_response_received
+        self.on_audio_received = on_audio_received
+        self.on_tool_call = on_tool_call
+        self.on_tool_result = on_tool_result
+        self.instructions = config.instructions
+        """Current session instructions (a script's coach persona replaces the default)."""
+        self.call_overheads_s: deque[float] = deque(maxlen=1000)
+        """Client time per tool call: arguments done to output sent, minus the MCP call."""
+        self._playback = Playback(audio_output)
+        self._ledger = CallLedger()
+        self._history: deque[dict[str, Any] | Call] = deque(maxlen=config.history_items)
+        self._events: asyncio.Queue[ServerEvent | object] = asyncio.Queue(maxsize=1000)
+        self._ws: ClientConnection | None = None
+        self._connected = asyncio.Event()
+        self._generation = 0
+        self._active: str | None = None  # response in progress
+        self._awaiting = False  # response.create sent, response.created not yet seen
+        self._want_response = False  # a response.create waits for the active one to finish
+        self._resume = False  # the socket dropped while the model owed an answer
+        self._cancelled: deque[str] = deque(maxlen=32)
+        self._closing = False
+        self._error: BaseException | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> RealtimeSession:
+        self._runner = asyncio.create_task(self._run(), name="realtime-session")
+        waiter = asyncio.create_task(self._connected.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._runner}, timeout=self._connect_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        if not self._connected.is_set():
+            await self.__aexit__(None, None, None)
+            if self._error is not None:
+                raise self._error
+            raise ConnectionError(f"no Realtime connection within {self._connect_timeout_s:g} s")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        for task in [*self._tasks, self._runner]:
+            if task is not None:
+                task.cancel()
+        for task in [*self._tasks, self._runner]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        while True:
+            event = await self._events.get()
+            if event is _END:
+                self._events.put_nowait(_END)
+                if self._error is not None:
+                    raise self._error
+                return
+            yield event  # type: ignore[misc]
+
+    @property
+    def idle(self) -> bool:
+        """True when no response is running or owed and no tool call is still working."""
+        return not (self._active or self._awaiting or self._want_response or self._ledger.in_flight())
+
+    # ------------------------------------------------------------------ public sends
+
+    async def send_text(self, text: str, respond: bool = True) -> None:
+        """Add a user text message; with `respond`, ask the model to answer it."""
+        item = realtime.user_text(text)
+        self._history.append(item)
+        if self._transcript:
+            self._transcript.user(text)
+        await self._send_user(realtime.item_create(item))
+        if respond:
+            await self.create_response()
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Append PCM16 mono 24 kHz little-endian bytes to the input buffer."""
+        await self._send_user(realtime.audio_append(pcm))
+
+    async def commit_audio(self) -> None:
+        """Turn the buffered audio into a user message (manual turns; server VAD commits itself)."""
+        await self._send_user(realtime.audio_commit())
+
+    async def create_response(self) -> None:
+        """Ask for a response now, or as soon as the running one is done."""
+        await self._ready()
+        await self._request_response()
+
+    async def cancel_response(self) -> None:
+        """Cancel the running response, if any."""
+        if self._active:
+            self._cancelled.append(self._active)
+            await self._send_user(realtime.response_cancel(self._active))
+
+    async def _ready(self) -> None:
+        if self._error is not None:
+            raise self._error
+        async with asyncio.timeout(self._connect_timeout_s):
+            await self._connected.wait()
+
+    async def _send_user(self, event: dict[str, Any]) -> None:
+        await self._ready()
+        await self._send(event)
+
+    async def _send(self, event: dict[str, Any]) -> bool:
+        """Send on the current socket; False if it is down (the reconnect restores state)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await realtime.send(ws, event)
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def _request_response(self) -> None:
+        if self._active or self._awaiting:
+            self._want_response = True
+            return
+        self._want_response = False
+        self._awaiting = True
+        await self._send(realtime.response_create())
+
+    # ------------------------------------------------------------------ connection loop
+
+    async def _run(self) -> None:
+        try:
+            if self._tools is not None:
+                self._spawn(self._follow_tool_changes())
+            async with contextlib.aclosing(realtime.connect(self._config).__aiter__()) as sockets:
+                async for ws in sockets:  # websockets redials with exponential backoff
+                    await self._serve(ws)
+                    if self._closing:
+                        return
+                    logger.warning("Realtime socket closed; reconnecting")
+                    if self._transcript:
+                        self._transcript.note("connection lost; reconnecting")
+        except RealtimeError as exc:
+            self._error = exc
+        except Exception as exc:  # boundary: any connection failure ends the session with its reason
+            self._error = exc if isinstance(exc, OSError | RealtimeError) else ConnectionError(str(exc))
+        finally:
+            self._connected.clear()
+            self._end_events()
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        self._generation += 1
+        self._ws = ws
+        try:
+            await self._configure(ws)
+            self._connected.set()
+            logger.info("Realtime session connected (generation %d)", self._generation)
+            async for event in realtime.events(ws):
+                await self._dispatch(event)
+                self._emit(event)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._ws = None
+            self._connected.clear()
+            self._on_drop()
+
+    async def _configure(self, ws: ClientConnection) -> None:
+        tools = self._tools.definitions if self._tools else []
+        await realtime.send(ws, realtime.session_update(self._config, self.instructions, tools))
+        if self._generation == 1:
+            return
+        for entry in self._history:
+            if isinstance(entry, Call):
+                await realtime.send(
+                    ws, realtime.item_create(realtime.function_call(entry.call_id, entry.name, entry.arguments))
+                )
+                if entry.output is not None:
+                    entry.sent_on = self._generation
+                    await realtime.send(
+                        ws, realtime.item_create(realtime.function_call_output(entry.call_id, entry.output))
+                    )
+            else:
+                await realtime.send(ws, realtime.item_create(entry))
+        resume = self._resume
+        for response_id in self._ledger.open_responses():
+            resume = self._ledger.ready_to_continue(response_id, self._generation) or resume
+        self._resume = False
+        if resume and not self._ledger.in_flight():
+            self._awaiting = True
+            await realtime.send(ws, realtime.response_create())
+
+    def _on_drop(self) -> None:
+        if self._active is not None:
+            self._ledger.response_done(self._active, "dropped")
+        last_is_user = (
+            bool(self._history) and isinstance(self._history[-1], dict) and self._history[-1].get("role") == "user"
+        )
+        self._resume = bool(self._active or self._awaiting or self._want_response or last_is_user)
+        self._active, self._awaiting, self._want_response = None, False, False
+
+    def _emit(self, event: ServerEvent) -> None:
+        if self._events.full():
+            self._events.get_nowait()  # nobody is iterating; keep only recent events
+        self._events.put_nowait(event)
+
+    def _end_events(self) -> None:
+        if self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(_END)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow_tool_changes(self) -> None:
+        assert self._tools is not None
+        async for definitions in self._tools.changes():
+            logger.info("MCP tool list changed (%d tools); updating the session", len(definitions))
+            await self._send(realtime.tools_update(definitions))
+
+    # ------------------------------------------------------------------ server events
+
+    async def _dispatch(self, event: ServerEvent) -> None:
+        match event:
+            case realtime.ServerError():
+                await self._on_error(event)
+            case realtime.ResponseCreated(response_id=rid):
+                self._active, self._awaiting = rid, False
+            case realtime.ResponseDone():
+                await self._on_response_done(event)
+            case realtime.FunctionCallReady():
+                await self._on_function_call(event)
+            case realtime.AudioDelta(response_id=rid, item_id=item_id, audio=pcm):
+                if rid not in self._cancelled and self._playback.add(item_id, pcm):
+                    await _notify(self.on_audio_received, pcm)
+            case realtime.TextDone(text=text):
+                self._history.append(realtime.assistant_text(text))
+                if self._transcript:
+                    self._transcript.assistant(text)
+                await _notify(self.on_response_received, text)
+            case realtime.UserTranscript(transcript=text):
+                self._history.append(realtime.user_text(text))
+                if self._transcript:
+                    self._transcript.user(text)
+                await _notify(self.on_transcription_received, text)
+            case realtime.SpeechStarted():
+                await self._barge_in()
+
+    async def _on_error(self, event: realtime.ServerError) -> None:
+        if event.fatal:
+            raise RealtimeError(event.code, event.message)
+        if event.code in realtime.BENIGN_ERROR_CODES:
+            logger.debug("benign Realtime error %s", event.code)
+            return
+        if event.code == "conversation_already_has_active_response":
+            self._awaiting, self._want_response = False, True
+        logger.warning("Realtime error %s: %s", event.code, event.message)
+
+    async def _on_response_done(self, event: realtime.ResponseDone) -> None:
+        if self._active == event.response_id or self._active is None:
+            self._active = None
+        if event.status == "failed":
+            logger.warning("response %s failed: %s", event.response_id, event.error or "no details")
+        self._ledger.response_done(event.response_id, event.status)
+        if self._ledger.ready_to_continue(event.response_id, self._generation) or self._want_response:
+            await self._request_response()
+
+    async def _on_function_call(self, event: realtime.FunctionCallReady) -> None:
+        call = self._ledger.register(event.call_id, event.name, event.arguments, event.response_id)
+        if call is not None:
+            self._history.append(call)
+            self._spawn(self._run_call(call))
+            return
+        logger.warning("call %s (%s) was already executed; not running it again", event.call_id, event.name)
+        known = self._ledger.get(event.call_id)
+        if known is not None and known.output is not None and known.sent_on != self._generation:
+            await self._send_output(known)
+
+    async def _run_call(self, call: Call) -> None:
+        await _notify(self.on_tool_call, call.name, call.arguments)
+        if self._tools is not None:
+            outcome = await self._tools.call(call.name, call.arguments)
+        else:
+            outcome = failure("no tools are connected to this session")
+        call.output = outcome.output
+        if outcome.instructions and outcome.instructions != self.instructions:
+            self.instructions = outcome.instructions
+            await self._send(realtime.instructions_update(outcome.instructions))
+        await self._send_output(call)
+        self.call_overheads_s.append(time.perf_counter() - call.received_at - outcome.duration_s)
+        logger.info(
+            "tool %s %s in %.0f ms", call.name, "failed" if outcome.is_error else "ran", outcome.duration_s * 1000
+        )
+        self._record(call, outcome)
+        await _notify(self.on_tool_result, call.name, outcome)
+        if self._ledger.ready_to_continue(call.response_id, self._generation):
+            await self._request_response()
+
+    async def _send_output(self, call: Call) -> None:
+        assert call.output is not None
+        generation = self._generation
+        call.sent_on = generation
+        if not await self._send(realtime.item_create(realtime.function_call_output(call.call_id, call.output))):
+            call.sent_on = None if call.sent_on == generation else call.sent_on
+
+    def _record(self, call: Call, outcome: ToolOutcome) -> None:
+        if self._transcript:
+            self._transcript.tool_call(call.name, call.arguments, outcome.output, outcome.is_error)
+            if outcome.instructions:
+                self._transcript.note("session instructions changed by the script")
+
+    async def _barge_in(self) -> None:
+        cut = self._playback.interrupt()
+        if cut is not None and not cut.finished:
+            await self._send(realtime.item_truncate(cut.item_id, cut.played_ms))
+            if self._transcript:
+                self._transcript.note(f"user interrupted after {cut.played_ms} ms of the reply")
+        if self._active is not None:
+            self._cancelled.append(self._active)
+            await self._send(realtime.response_cancel(self._active))

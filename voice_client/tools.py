@@ -1,0 +1,263 @@
+"""The MCP bridge: the server's tools as Realtime function tools, and forwarding one call.
+
+One task owns the MCP `Client` (anyio scopes must be entered and left in the same task); it
+reconnects when the server restarts or the session is terminated, and watches `tools/list_changed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import mcp.types as mcp_types
+from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError
+
+from voice_client.config import Config
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_RETRYABLE = ("Session terminated", "Connection closed")
+"""MCPError messages after which the server cannot have run the call: reconnect and send it again."""
+_MAX_TEXT = 1000
+"""Longest string the model gets back per field; the screen (`on_tool_result`) gets everything."""
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What one tool call produced."""
+
+    output: str
+    """The `function_call_output` text the model reads (a short JSON summary or an error)."""
+    structured: dict[str, Any] | None
+    """The full structured result, for a UI; None on errors or text-only results."""
+    is_error: bool
+    duration_s: float
+    """Wall time of the MCP call itself."""
+
+    @property
+    def instructions(self) -> str | None:
+        """New session instructions a script tool returned (load_script, next_stage, goto_stage)."""
+        value = (self.structured or {}).get("instructions")
+        return value if isinstance(value, str) and value.strip() else None
+
+
+def failure(message: str, duration_s: float = 0.0) -> ToolOutcome:
+    """An outcome telling the model what went wrong."""
+    return ToolOutcome(json.dumps({"error": message}), None, True, duration_s)
+
+
+def realtime_tool(tool: mcp_types.Tool) -> dict[str, Any]:
+    """One MCP tool as a flat Realtime function tool (the schema made acceptable to the API)."""
+    schema = {k: v for k, v in dict(tool.input_schema or {}).items() if k not in ("$schema", "title")}
+    schema["type"] = "object"
+    schema.setdefault("properties", {})
+    return {
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description or tool.title or tool.name,
+        "parameters": schema,
+    }
+
+
+def summarize(structured: dict[str, Any]) -> str:
+    """JSON for the model: long strings and lists clipped; the full value goes to the screen."""
+
+    def clip(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > _MAX_TEXT:
+            return value[:_MAX_TEXT] + f"... ({len(value) - _MAX_TEXT} more characters shown on screen)"
+        if isinstance(value, list):
+            return [clip(v) for v in value[:20]] + ([f"... {len(value) - 20} more"] if len(value) > 20 else [])
+        if isinstance(value, dict):
+            return {k: clip(v) for k, v in value.items() if v is not None}
+        return value
+
+    return json.dumps(clip(structured), ensure_ascii=False)
+
+
+def _outcome(result: mcp_types.CallToolResult, duration_s: float) -> ToolOutcome:
+    text = "\n".join(b.text for b in result.content if isinstance(b, mcp_types.TextContent))
+    if result.is_error:
+        return failure(text or "the tool failed without a message", duration_s)
+    structured = result.structured_content
+    if isinstance(structured, dict):
+        return ToolOutcome(summarize(structured), structured, False, duration_s)
+    return ToolOutcome(text[: _MAX_TEXT * 4], None, False, duration_s)
+
+
+class McpTools:
+    """The MCP server's tools, usable as `async with McpTools(config) as tools`.
+
+    Raises (on enter):
+        ConnectionError: if the MCP server cannot be reached at start-up.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._client: Client | None = None
+        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._definitions: list[dict[str, Any]] = []
+        self._changes: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue(maxsize=1)
+        self._owner: asyncio.Task[None] | None = None
+        self._startup_error: BaseException | None = None
+
+    @property
+    def definitions(self) -> list[dict[str, Any]]:
+        """Realtime function tools, one per MCP tool, names unchanged."""
+        return list(self._definitions)
+
+    async def __aenter__(self) -> McpTools:
+        self._owner = asyncio.create_task(self._own(), name="mcp-client")
+        try:
+            async with asyncio.timeout(self._config.mcp_connect_timeout_s):
+                await self._ready.wait()
+        except TimeoutError:
+            await self.__aexit__(None, None, None)
+            error = self._startup_error
+            raise ConnectionError(
+                f"cannot reach the MCP server at {self._config.mcp_url} ({type(error).__name__ if error else 'timeout'})"
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._owner is not None:
+            self._owner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owner
+
+    async def changes(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The new tool definitions each time the server's tool list changes."""
+        while True:
+            yield await self._changes.get()
+
+    async def call(self, name: str, arguments: str) -> ToolOutcome:
+        """Run tool `name` with JSON `arguments`; every failure becomes an outcome the model can read."""
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            return failure(f"arguments are not valid JSON ({exc}); send a JSON object")
+        if not isinstance(args, dict):
+            return failure("arguments must be a JSON object")
+        known = [d["name"] for d in self._definitions]
+        if name not in known:
+            return failure(f"no tool named {name!r}; available: {', '.join(known)}")
+        started = time.perf_counter()
+        timeout_s = self._config.tool_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await self._call_once(name, args, timeout_s)
+        except TimeoutError:
+            return failure(f"{name} timed out after {timeout_s:g} s", time.perf_counter() - started)
+        except MCPError as exc:
+            elapsed = time.perf_counter() - started
+            if exc.error.code == mcp_types.REQUEST_TIMEOUT:
+                return failure(f"{name} timed out after {timeout_s:g} s", elapsed)
+            logger.warning("tool %s failed: %s", name, exc.error.message)
+            return failure(f"{name} failed: {exc.error.message}", elapsed)
+        except Exception as exc:  # boundary: one tool call must never end the session
+            logger.exception("tool %s crashed", name)
+            return failure(f"{name} failed: {type(exc).__name__}", time.perf_counter() - started)
+        return _outcome(result, time.perf_counter() - started)
+
+    async def _call_once(self, name: str, args: dict[str, Any], timeout_s: float) -> mcp_types.CallToolResult:
+        client = await self._connected()
+        try:
+            return await client.call_tool(name, args, read_timeout_seconds=timeout_s)
+        except MCPError as exc:
+            if not any(m in exc.error.message for m in _RETRYABLE):
+                raise
+            logger.warning("MCP session lost (%s); reconnecting", exc.error.message)
+        self._reconnect(client)
+        client = await self._connected()
+        return await client.call_tool(name, args, read_timeout_seconds=timeout_s)
+
+    async def _connected(self) -> Client:
+        await self._ready.wait()
+        assert self._client is not None
+        return self._client
+
+    def _reconnect(self, client: Client) -> None:
+        if self._client is client:
+            self._ready.clear()
+            self._wake.set()
+
+    async def _own(self) -> None:
+        delay_s = 0.1
+        while not self._closing:
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    client = await stack.enter_async_context(await self._open(stack))
+                    await self._refresh(client, announce=self._client is not None)
+                    self._client, delay_s = client, 0.1
+                    self._wake.clear()
+                    self._ready.set()
+                    logger.info("MCP connected (%d tools)", len(self._definitions))
+                    watcher = asyncio.create_task(self._watch(client))
+                    try:
+                        await self._wake.wait()
+                    finally:
+                        watcher.cancel()
+            except Exception as exc:  # boundary: the MCP connection owner survives any transport failure
+                self._startup_error = exc
+                self._ready.clear()
+                logger.warning("MCP connection failed (%s); retrying in %.1f s", type(exc).__name__, delay_s)
+                await asyncio.sleep(delay_s)  # a reconnect pause, not a per-call retry
+                delay_s = min(delay_s * 2, 5.0)
+
+    async def _open(self, stack: contextlib.AsyncExitStack) -> Client:
+        config = self._config
+        headers = {"Authorization": f"Bearer {config.mcp_auth_token}"} if config.mcp_auth_token else {}
+        handler = self._on_message
+        if config.mcp_transport == "stdio":
+            command, *args = config.mcp_command
+            return Client(StdioServerParameters(command=command, args=args), message_handler=handler)
+        if config.mcp_transport == "sse":
+            return Client(
+                sse_client(config.mcp_url, headers=headers, timeout=10, sse_read_timeout=300), message_handler=handler
+            )
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), follow_redirects=True)
+        )
+        return Client(streamable_http_client(config.mcp_url, http_client=http), message_handler=handler)
+
+    async def _refresh(self, client: Client, announce: bool) -> None:
+        tools = (await client.list_tools()).tools
+        for tool in tools:
+            if not _NAME.match(tool.name):
+                logger.warning("MCP tool name %r does not fit the Realtime API; skipped", tool.name)
+        definitions = [realtime_tool(t) for t in tools if _NAME.match(t.name)]
+        changed = definitions != self._definitions
+        self._definitions = definitions
+        if announce and changed:
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._changes.get_nowait()  # only the newest list matters
+            self._changes.put_nowait(definitions)
+
+    async def _watch(self, client: Client) -> None:
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for _ in subscription:
+                    await self._refresh(client, announce=True)
+        except ListenNotSupportedError:
+            logger.debug("server predates subscriptions/listen; relying on list_changed notifications")
+        except (MCPError, RuntimeError) as exc:
+            logger.debug("tool list watch ended: %s", exc)
+
+    async def _on_message(self, message: object) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification) and self._client is not None:
+            await self._refresh(self._client, announce=True)
