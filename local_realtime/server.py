@@ -49,11 +49,6 @@ async def serve_engine(engine: Engine, host: str = "127.0.0.1", port: int = 0) -
         yield url
 
 
-def _event_id(frame: str) -> str | None:
-    raw = json.loads(frame)
-    return raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
-
-
 def _check_path(connection: ServerConnection, request: Request) -> HttpResponse | None:
     if urlsplit(request.path).path.rstrip("/") != PATH:
         return connection.respond(HTTPStatus.NOT_FOUND, f"Not found. Connect to {PATH}?model=...\n")
@@ -144,11 +139,14 @@ class Connection:
     async def _handle(self, frame: str | bytes) -> None:
         try:
             event = events.parse(frame)
-            logger.debug("<- %s", type(event).__name__)
+        except ProtocolError as exc:
+            self._error(exc)
+            return
+        logger.debug("<- %s", type(event).__name__)
+        try:
             await self._dispatch(event)
         except ProtocolError as exc:
-            if exc.event_id is None and isinstance(frame, str):
-                exc.event_id = _event_id(frame)
+            exc.event_id = exc.event_id or event.event_id
             self._error(exc)
 
     async def _dispatch(self, event: events.ClientEvent) -> None:

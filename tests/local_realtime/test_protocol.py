@@ -17,6 +17,7 @@ import pydantic
 import pytest
 from openai.types.realtime import RealtimeServerEvent
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from local_realtime.brain import BrainOutput, Entry, RuleBrain, TextDelta, ToolSpec
 from local_realtime.engine import Engine
@@ -65,6 +66,9 @@ class Peer:
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(event))
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
 
     async def recv(self, timeout_s: float = 20) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
@@ -408,3 +412,105 @@ async def test_deleted_item_is_gone_from_the_conversation(peer: Peer) -> None:
     assert (error["type"], error["error"]["event_id"]) == ("error", "d2")
     events = await peer.turn()
     assert first(events, "response.output_text.done")["text"] == "You said: remember this"
+
+
+async def test_cancel_mid_response_stops_the_brain_and_the_voice(slow_peer: tuple[Peer, SlowBrain]) -> None:
+    peer, brain = slow_peer
+    await peer.update({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    await peer.say("talk for a long time")
+    await peer.send({"type": "response.create"})
+    await peer.until("response.output_audio.delta")
+    await peer.send({"type": "response.create", "event_id": "again"})
+    await peer.send({"type": "response.cancel"})
+    events = await peer.until("response.done", timeout_s=5)
+    busy = first(events, "error")["error"]
+    assert (busy["code"], busy["event_id"]) == ("conversation_already_has_active_response", "again")
+    done = events[-1]["response"]
+    assert done["status"] == "cancelled"
+    assert done["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+    assert done["output"][0]["status"] == "incomplete"
+    assert types(events)[-4:] == [
+        "response.content_part.done",
+        "response.output_item.done",
+        "conversation.item.done",
+        "response.done",
+    ]
+    assert brain.stopped.wait(5)
+    await peer.send({"type": "response.cancel", "event_id": "late"})
+    late = await peer.recv()
+    assert (late["type"], late["error"]["code"]) == ("error", "response_cancel_not_active")
+
+
+async def test_speech_while_answering_interrupts_the_response(slow_peer: tuple[Peer, SlowBrain]) -> None:
+    peer, brain = slow_peer
+    await peer.update(
+        {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "create_response": False}}}}
+    )
+    await peer.say("talk for a long time")
+    await peer.send({"type": "response.create"})
+    await peer.until("response.output_audio.delta")
+    for chunk in speech_turn("Wait, stop talking please."):
+        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+    events = await peer.until("response.done", timeout_s=10)
+    names = types(events)
+    assert "input_audio_buffer.speech_started" in names
+    assert events[-1]["response"]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+    assert brain.stopped.wait(5)
+    rest = await peer.until("conversation.item.done", timeout_s=20)
+    assert types(rest)[-3:] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
+
+
+async def test_flood_of_bad_events_gets_one_error_each_and_the_session_goes_on(peer: Peer) -> None:
+    bad: list[str | bytes] = [
+        "{not json",
+        "[]",
+        '"just a string"',
+        json.dumps({"no": "type"}),
+        json.dumps({"type": 42}),
+        json.dumps({"type": "session.nonsense"}),
+        json.dumps({"type": "input_audio_buffer.append"}),
+        json.dumps({"type": "input_audio_buffer.append", "audio": "***"}),
+        json.dumps({"type": "conversation.item.create"}),
+        json.dumps({"type": "conversation.item.create", "item": {"type": "bogus"}}),
+        json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": []}}),
+        json.dumps({"type": "conversation.item.truncate", "item_id": "nope", "content_index": 0, "audio_end_ms": 5}),
+        json.dumps({"type": "conversation.item.delete"}),
+        json.dumps({"type": "conversation.item.retrieve", "item_id": "nope"}),
+        json.dumps({"type": "response.cancel"}),
+        json.dumps({"type": "response.create", "response": {"output_modalities": ["video"]}}),
+        json.dumps({"type": "session.update", "session": "realtime"}),
+        json.dumps({"type": "input_audio_buffer.commit"}),
+        json.dumps({"type": "output_audio_buffer.clear"}),
+        b"\xff\xfe binary",
+    ]
+    rounds = 15
+    for i in range(rounds):
+        for j, frame in enumerate(bad):
+            if isinstance(frame, str) and frame.startswith("{") and frame.endswith("}") and '"type"' in frame:
+                frame = json.dumps({**json.loads(frame), "event_id": f"bad_{i}_{j}"})
+            await peer.send_raw(frame)
+    errors = [await peer.recv() for _ in range(rounds * len(bad))]
+    assert {e["type"] for e in errors} == {"error"}
+    assert all(e["error"]["type"] == "invalid_request_error" and e["error"]["message"] for e in errors)
+    tagged = [e["error"]["event_id"] for e in errors if e["error"]["event_id"]]
+    assert len(tagged) >= rounds * 14
+    await peer.update(TEXT_SESSION)
+    await peer.say("still here")
+    assert first(await peer.turn(), "response.output_text.done")["text"] == "You said: still here"
+
+
+async def test_beta_header_is_refused_the_ga_way(url: str) -> None:
+    async with connect(f"{url}/realtime?model=gpt-realtime", additional_headers={"OpenAI-Beta": "realtime=v1"}) as ws:
+        error = json.loads(await ws.recv())
+        check_shape(error)
+        assert error["error"]["code"] == "beta_api_shape_disabled"
+        async with asyncio.timeout(5):
+            await ws.wait_closed()
+        assert ws.close_code == 4000
+
+
+async def test_other_paths_are_not_found(url: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url.replace("/v1", "/v2/realtime")):
+            pass
+    assert refused.value.response.status_code == 404
