@@ -126,10 +126,8 @@ class McpTools:
                 await self._ready.wait()
         except TimeoutError:
             await self.__aexit__(None, None, None)
-            error = self._startup_error
-            raise ConnectionError(
-                f"cannot reach the MCP server at {self._config.mcp_url} ({type(error).__name__ if error else 'timeout'})"
-            ) from None
+            reason = type(self._startup_error).__name__ if self._startup_error else "timeout"
+            raise ConnectionError(f"cannot reach the MCP server at {self._config.mcp_url} ({reason})") from None
         return self
 
     async def __aexit__(self, *exc: object) -> None:
