@@ -26,3 +26,27 @@ def client_config(tmp_path: Path) -> Callable[..., Config]:
         return Config.from_env(values, base_dir=tmp_path).with_overrides(text_only=True)
 
     return build
+
+
+class ChunkSink:
+    """An `AudioOutput` that keeps PCM chunks in a list; the 'sound card' stalls after `cap_ms`."""
+
+    def __init__(self, cap_ms: int | None = None) -> None:
+        self.chunks: list[bytes] = []
+        self.stops = 0
+        self._cap = None if cap_ms is None else cap_ms * 48
+        self._written = 0
+        self._stopped_at: int | None = None
+
+    @property
+    def played_bytes(self) -> int:
+        played = self._written if self._cap is None else min(self._written, self._cap)
+        return played if self._stopped_at is None else min(played, self._stopped_at)
+
+    def play(self, pcm: bytes) -> None:
+        self.chunks.append(pcm)
+        self._written += len(pcm)
+
+    def stop(self) -> None:
+        self.stops += 1
+        self._stopped_at = self.played_bytes
