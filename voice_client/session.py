@@ -228,9 +228,13 @@ class RealtimeSession:
 
     async def _serve(self, ws: ClientConnection) -> None:
         self._generation += 1
-        self._ws = ws
         try:
             await self._configure(ws)
+            self._ws = ws  # only now: a call finishing during _configure must not overtake the replay
+            for call in self._ledger.unsent(self._generation):
+                await self._send_output(call)
+                if self._ledger.ready_to_continue(call.response_id, self._generation):
+                    await self._request_response()
             self._connected.set()
             logger.info("Realtime session connected (generation %d)", self._generation)
             async for event in realtime.events(ws):
