@@ -1,0 +1,126 @@
+"""MCP tools over the document library: index, list, search, ask and read, with citations.
+
+Wrappers only validate and translate errors; `Library` does the work, in worker threads (sync tools run in
+threads under MCPServer v2; `index_library` uses `anyio.to_thread`), so other tools stay responsive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import partial
+from typing import Annotated
+
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server.library import (
+    MAX_READ_CHARS,
+    Answer,
+    DocumentInfo,
+    EmptyQuery,
+    Hit,
+    IndexMismatch,
+    IndexProgress,
+    IndexReport,
+    Library,
+    Passage,
+    UnknownDocument,
+)
+
+DocumentId = Annotated[
+    str, Field(description="Document id exactly as list_documents or a search hit gives it, e.g. 'walden.txt'")
+]
+Query = Annotated[str, Field(description="What to look for, in the user's words; a question or a topic")]
+TopK = Annotated[int, Field(ge=1, le=20, description="How many passages to return, best first")]
+
+
+@contextlib.contextmanager
+def _as_tool_errors() -> Iterator[None]:
+    """Library errors become ToolErrors the model can act on (their messages name the fix)."""
+    try:
+        yield
+    except (UnknownDocument, EmptyQuery, IndexMismatch, ValueError) as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def register_library_tools(mcp: MCPServer, library: Library) -> None:
+    """Add index_library, list_documents, search_library, search_document, ask_document and read_passage."""
+    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False))
+    async def index_library(
+        ctx: Context,
+        rebuild: Annotated[
+            bool, Field(description="True drops the whole index first; only when an error says to reindex")
+        ] = False,
+    ) -> IndexReport:
+        """Update the search index after the user adds, changes or removes files in the library folder.
+
+        New and changed files are embedded (can take minutes for whole books), unchanged ones skipped,
+        deleted ones removed. Returns what changed. Searching works meanwhile on what is already indexed."""
+
+        def report(p: IndexProgress) -> None:
+            message = f"{p.documents_done}/{p.documents_total} documents, {p.chunks_done} chunks embedded"
+            anyio.from_thread.run(partial(ctx.report_progress, p.chunks_done, p.chunks_total, message))
+
+        with _as_tool_errors():
+            return await anyio.to_thread.run_sync(partial(library.index, report, rebuild=rebuild))
+
+    @mcp.tool(annotations=read_only)
+    def list_documents() -> list[DocumentInfo]:
+        """List the documents in the user's library: id, title, format, number of chunks, when indexed.
+
+        Use it to find a document id for search_document, ask_document or read_passage."""
+        with _as_tool_errors():
+            return library.list_documents()
+
+    @mcp.tool(annotations=read_only)
+    def search_library(
+        query: Query,
+        top_k: TopK = 5,
+        document_id: Annotated[str | None, Field(description="Limit to one document id; omit for all")] = None,
+    ) -> list[Hit]:
+        """Search all of the user's documents for passages about a topic or answering a question.
+
+        Returns passages best first, each with document id, title, heading, score (cosine similarity:
+        higher is better, above about 0.4 is a close match) and character offsets. Quote or summarise the
+        passages and name the title; if nothing scores well, say the library has nothing on it."""
+        with _as_tool_errors():
+            return library.search(query, top_k=top_k, document_id=document_id)
+
+    @mcp.tool(annotations=read_only)
+    def search_document(document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[Hit]:
+        """Search inside one document (a book, a note) for passages about a topic; best first, scored
+        as in search_library (higher is better)."""
+        with _as_tool_errors():
+            return library.search(query, top_k=top_k, document_id=document_id)
+
+    @mcp.tool(annotations=read_only)
+    def ask_document(
+        document_id: DocumentId,
+        question: Annotated[str, Field(description="The user's question about this document")],
+    ) -> Answer:
+        """Answer a question from one document: the passages that answer it (best first, with offsets)
+        and answer_hint, the single sentence quoted from them that matches the question best.
+
+        Base your answer only on these passages and cite the title; if they do not answer it, say so."""
+        with _as_tool_errors():
+            return library.ask(document_id, question)
+
+    @mcp.tool(annotations=read_only)
+    def read_passage(
+        document_id: DocumentId,
+        char_start: Annotated[int, Field(ge=0, description="Character offset to start at, e.g. a hit's char_start")],
+        length: Annotated[int, Field(ge=1, le=MAX_READ_CHARS, description="Characters to return")] = 1500,
+    ) -> Passage:
+        """Read a document's text from a character offset, for "read me more" or "read that part".
+
+        Continue with next_char_start (None at the end of the document)."""
+        with _as_tool_errors():
+            return library.read_passage(document_id, char_start, length)
