@@ -70,7 +70,7 @@ class Peer:
     async def send_raw(self, frame: str | bytes) -> None:
         await self.ws.send(frame)
 
-    async def recv(self, timeout_s: float = 20) -> dict[str, Any]:
+    async def recv(self, timeout_s: float = 120) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
             event = json.loads(await self.ws.recv())
         check_shape(event)
@@ -100,10 +100,10 @@ class Peer:
             "conversation.item.done",
         ]
 
-    async def turn(self, **response: Any) -> list[dict[str, Any]]:
+    async def turn(self, timeout_s: float = 30, **response: Any) -> list[dict[str, Any]]:
         """`response.create`, then every event up to `response.done`."""
         await self.send({"type": "response.create", "response": response} if response else {"type": "response.create"})
-        return await self.until("response.done")
+        return await self.until("response.done", timeout_s)
 
 
 def first(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
