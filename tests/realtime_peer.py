@@ -30,12 +30,17 @@ class Step:
     send: list[Event] = field(default_factory=list)
     reply: Callable[[Event], list[Event]] | None = None
     """Events computed from the matched client event, sent after `send`."""
+    raw: list[str | bytes] = field(default_factory=list)
+    """Frames sent verbatim after the events (for malformed-input tests)."""
     close: Literal["clean", "drop"] | None = None
     """"drop" aborts the TCP connection without a close frame (a network failure)."""
 
 
 class RealtimePeer:
-    """`async with RealtimePeer([steps of connection 1], [steps of connection 2], ...) as peer`."""
+    """`async with RealtimePeer([steps of connection 1], [steps of connection 2], ...) as peer`.
+
+    Client events whose type is in `ignore` are recorded but skipped unless a step expects them.
+    """
 
     def __init__(self, *connections: list[Step], ignore: Iterable[str] = ()) -> None:
         self.connections = list(connections)
@@ -96,7 +101,7 @@ class RealtimePeer:
         for number, step in enumerate(steps, 1):
             event: Event = {}
             if step.expect is not None:
-                event = await self._next(ws)
+                event = await self._next(ws, step.expect)
                 where = f"connection #{index + 1} step {number}"
                 if event.get("type") != step.expect:
                     self._fail(f"{where}: expected {step.expect}, got {_brief(event)}")
@@ -106,6 +111,8 @@ class RealtimePeer:
                     return
             for out in [*step.send, *(step.reply(event) if step.reply else [])]:
                 await ws.send(json.dumps({"event_id": f"event_{next(self._ids)}", **out}))
+            for frame in step.raw:
+                await ws.send(frame)
             if step.close == "drop":
                 ws.transport.abort()
                 return
@@ -117,11 +124,12 @@ class RealtimePeer:
             event = await self._next(ws)
             self._fail(f"unexpected client event after the script: {_brief(event)}")
 
-    async def _next(self, ws: ServerConnection) -> Event:
+    async def _next(self, ws: ServerConnection, expect: str | None = None) -> Event:
+        """The next client event that is expected or not on the ignore list."""
         while True:
             event = json.loads(await ws.recv())
             self.received.append(event)
-            if event.get("type") not in self.ignore:
+            if event.get("type") == expect or event.get("type") not in self.ignore:
                 return event
 
 

@@ -247,14 +247,18 @@ class McpTools:
             self._changes.put_nowait(definitions)
 
     async def _watch(self, client: Client) -> None:
+        """Follow tool-list changes; when the stream ends (server restarted), reconnect the client."""
         try:
             async with client.listen(tools_list_changed=True) as subscription:
                 async for _ in subscription:
                     await self._refresh(client, announce=True)
         except ListenNotSupportedError:
             logger.debug("server predates subscriptions/listen; relying on list_changed notifications")
-        except (MCPError, RuntimeError) as exc:
-            logger.debug("tool list watch ended: %s", exc)
+            return
+        except (MCPError, RuntimeError, OSError) as exc:
+            logger.info("MCP change stream ended (%s)", type(exc).__name__)
+        if not self._closing:
+            self._reconnect(client)
 
     async def _on_message(self, message: object) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification) and self._client is not None:
