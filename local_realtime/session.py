@@ -41,20 +41,47 @@ DEFAULT_INSTRUCTIONS = (
 
 @dataclass(frozen=True)
 class TurnDetection:
-    """`server_vad` settings: `threshold` 0-1, times in milliseconds."""
+    """Server-side turn detection: `server_vad` as configured, or `semantic_vad` approximated by it.
 
+    `semantic_vad` has no local model: its `eagerness` picks the silence that ends a turn
+    (low 1500 ms, medium/auto 800 ms, high 400 ms). `idle_timeout_ms` is echoed, not acted on.
+    """
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
     threshold: float = 0.5
+    """Speech probability 0-1 at which audio counts as speech."""
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
     create_response: bool = True
     interrupt_response: bool = True
     idle_timeout_ms: int | None = None
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
 
     def to_wire(self) -> dict[str, Any]:
-        wire = {"type": "server_vad", **dataclasses.asdict(self)}
+        if self.type == "semantic_vad":
+            return {
+                "type": self.type,
+                "eagerness": self.eagerness,
+                "create_response": self.create_response,
+                "interrupt_response": self.interrupt_response,
+            }
+        wire = dataclasses.asdict(self)
+        del wire["eagerness"]
         if self.idle_timeout_ms is None:
             del wire["idle_timeout_ms"]
         return wire
+
+
+_EAGERNESS_SILENCE_MS = {"low": 1500, "medium": 800, "auto": 800, "high": 400}
+_VAD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "threshold": (int, float),
+    "prefix_padding_ms": int,
+    "silence_duration_ms": int,
+    "create_response": bool,
+    "interrupt_response": bool,
+    "idle_timeout_ms": int,
+    "eagerness": str,
+}
 
 
 @dataclass(frozen=True)
@@ -187,16 +214,27 @@ def _turn_detection(value: Any, current: TurnDetection | None) -> TurnDetection 
     if value is None:
         return None
     value = _typed(value, dict, where)
-    if value.get("type") != "server_vad":
+    kind = value.get("type")
+    if kind not in ("server_vad", "semantic_vad"):
         raise ProtocolError(
-            "invalid_value", "Only turn_detection type 'server_vad' (or null) is supported.", f"{where}.type"
+            "invalid_value", "turn_detection type must be server_vad or semantic_vad (or null).", f"{where}.type"
         )
-    base = current or TurnDetection()
-    known = {f.name for f in dataclasses.fields(TurnDetection)}
-    changes = {k: v for k, v in value.items() if k in known and v is not None}
-    threshold = changes.get("threshold", base.threshold)
-    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+    base = current if current is not None and current.type == kind else TurnDetection(type=kind)
+    changes: dict[str, Any] = {}
+    for name, expected in _VAD_TYPES.items():
+        if value.get(name) is not None:
+            if isinstance(value[name], bool) and expected is not bool:
+                raise ProtocolError("invalid_type", f"Invalid type for '{where}.{name}'.", f"{where}.{name}")
+            changes[name] = _typed(value[name], expected, f"{where}.{name}")
+    if not 0 < changes.get("threshold", base.threshold) < 1:
         raise ProtocolError("invalid_value", "threshold must be between 0 and 1.", f"{where}.threshold")
+    if min(changes.get("prefix_padding_ms", 0), changes.get("silence_duration_ms", 0)) < 0:
+        raise ProtocolError("invalid_value", "Durations must be >= 0 ms.", where)
+    if kind == "semantic_vad":
+        eagerness = changes.get("eagerness", base.eagerness)
+        if eagerness not in _EAGERNESS_SILENCE_MS:
+            raise ProtocolError("invalid_value", "eagerness must be low, medium, high or auto.", f"{where}.eagerness")
+        changes["silence_duration_ms"] = _EAGERNESS_SILENCE_MS[eagerness]
     return dataclasses.replace(base, **changes)
 
 

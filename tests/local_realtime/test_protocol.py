@@ -207,6 +207,15 @@ async def test_session_starts_with_ga_defaults_and_update_is_applied(peer: Peer)
     assert session["audio"]["input"]["transcription"] == {"model": "whisper-1"}
     assert session["audio"]["output"]["voice"] == "cedar"
     assert [t["name"] for t in session["tools"]] == ["echo"] and session["tool_choice"] == "required"
+    semantic = await peer.update(
+        {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}}
+    )
+    assert semantic["audio"]["input"]["turn_detection"] == {
+        "type": "semantic_vad",
+        "eagerness": "high",
+        "create_response": True,
+        "interrupt_response": True,
+    }
     cleared = await peer.update({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
     assert cleared["audio"]["input"]["turn_detection"] is None and cleared["instructions"] == "Be brief."
 
@@ -221,6 +230,16 @@ async def test_session_starts_with_ga_defaults_and_update_is_applied(peer: Peer)
             {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}},
             "invalid_value",
             "session.audio.input.format",
+        ),
+        (
+            {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "hi"}}}},
+            "invalid_type",
+            "session.audio.input.turn_detection.threshold",
+        ),
+        (
+            {"type": "realtime", "tools": [{"type": "mcp", "server_label": "x"}]},
+            "invalid_value",
+            "session.tools[0].type",
         ),
     ],
 )
