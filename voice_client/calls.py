@@ -67,8 +67,11 @@ class CallLedger:
 
     def unsent(self, generation: int) -> list[Call]:
         """Finished calls of still-open responses whose output has not gone out on `generation`."""
-        return [c for c in self._calls.values()
-                if c.output is not None and c.sent_on != generation and c.response_id in self._responses]
+        return [
+            c
+            for c in self._calls.values()
+            if c.output is not None and c.sent_on != generation and c.response_id in self._responses
+        ]
 
     def response_done(self, response_id: str, status: str) -> None:
         """Note the end of a response; forget it at once if it made no calls."""

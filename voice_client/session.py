@@ -106,9 +106,7 @@ class RealtimeSession:
     async def __aenter__(self) -> RealtimeSession:
         self._runner = asyncio.create_task(self._run(), name="realtime-session")
         waiter = asyncio.create_task(self._connected.wait())
-        await asyncio.wait(
-            {waiter, self._runner}, timeout=self._connect_timeout_s, return_when=asyncio.FIRST_COMPLETED
-        )
+        await asyncio.wait({waiter, self._runner}, timeout=self._connect_timeout_s, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         if not self._connected.is_set():
             await self.__aexit__(None, None, None)
