@@ -102,21 +102,26 @@ async def _stream(make: Callable[[], Iterator[T]], lock: threading.Lock, stop: t
             stop.set()
 
     def work() -> None:
+        while not lock.acquire(timeout=0.05):  # a cancelled caller must not wait for the model
+            if stop.is_set():
+                put(_END)
+                return
         try:
-            with lock:
-                iterator = make()
-                try:
-                    for value in iterator:
-                        if stop.is_set():
-                            break
-                        put(value)
-                finally:
-                    close = getattr(iterator, "close", None)
-                    if close is not None:
-                        close()
+            iterator = make()
+            try:
+                for value in iterator:
+                    if stop.is_set():
+                        break
+                    put(value)
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
         except Exception as exc:  # boundary: a model failed; the response reports it
             put(_END, exc)
             return
+        finally:
+            lock.release()
         put(_END)
 
     loop.run_in_executor(None, work)

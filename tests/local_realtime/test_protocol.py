@@ -533,3 +533,43 @@ async def test_other_paths_are_not_found(url: str) -> None:
         async with connect(url.replace("/v1", "/v2/realtime")):
             pass
     assert refused.value.response.status_code == 404
+
+
+async def test_user_audio_item_is_transcribed_before_the_answer(peer: Peer) -> None:
+    await peer.update(
+        {"type": "realtime", "output_modalities": ["text"],
+         "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": None}}}
+    )  # fmt: skip
+    audio = base64.b64encode(synthesize("What time is it?")).decode()
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": audio}]}
+    await peer.send({"type": "conversation.item.create", "item": item})
+    await peer.send({"type": "response.create"})
+    events = await peer.until("response.done", timeout_s=60)
+    added = first(events, "conversation.item.added")["item"]
+    assert added["content"] == [{"type": "input_audio", "transcript": None}]
+    transcript = first(events, "conversation.item.input_audio_transcription.completed")
+    assert transcript["item_id"] == added["id"] and "what time is it" in transcript["transcript"].lower()
+    assert first(events, "response.output_text.done")["text"] == f"You said: {transcript['transcript']}"
+
+
+async def test_replayed_history_is_what_the_brain_answers_from(peer: Peer) -> None:
+    await peer.update({**TEXT_SESSION, "tools": [ECHO_TOOL]})
+    replay = [
+        {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be nice."}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello!"}]},
+        {"type": "function_call", "call_id": "call_old", "name": "echo", "arguments": '{"value": "x"}'},
+        {"type": "function_call_output", "call_id": "call_old", "output": "x was echoed"},
+    ]
+    previous = None
+    for item in replay:
+        await peer.send({"type": "conversation.item.create", "item": item})
+        added, done = await peer.recv(), await peer.recv()
+        assert (added["type"], done["type"]) == ("conversation.item.added", "conversation.item.done")
+        assert added["previous_item_id"] == previous and done["item"]["status"] == "completed"
+        previous = added["item"]["id"]
+    first_item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "first"}]}
+    await peer.send({"type": "conversation.item.create", "item": first_item, "previous_item_id": "root"})
+    assert (await peer.until("conversation.item.done"))[0]["previous_item_id"] is None
+    events = await peer.turn()
+    assert first(events, "response.output_text.done")["text"] == "Done: x was echoed"
