@@ -21,49 +21,13 @@ from local_realtime.brain import FunctionCall, ToolSpec
 from local_realtime.conversation import Conversation, new_id
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
-from local_realtime.session import PCM_FORMAT, SessionConfig, parse_modalities, parse_tool_choice, parse_tools
+from local_realtime.session import PCM_FORMAT, ResponseSettings
 
 logger = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], None]
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _MAX_SENTENCE_CHARS = 160
 _MAX_DELTA_BYTES = 200 * 48  # 200 ms of PCM16 24 kHz per audio delta
-
-
-@dataclass(frozen=True)
-class ResponseSettings:
-    """The session config with one `response.create`'s overrides applied."""
-
-    instructions: str
-    output_modalities: tuple[Literal["audio", "text"], ...]
-    tools: tuple[dict[str, Any], ...]
-    tool_choice: str | dict[str, Any]
-    voice: str | dict[str, Any]
-    metadata: dict[str, Any] | None = None
-    max_output_tokens: int | Literal["inf"] = "inf"
-
-    @classmethod
-    def build(cls, config: SessionConfig, request: dict[str, Any]) -> ResponseSettings:
-        """Merge `request` (the `response` of `response.create`) over `config`; raises ProtocolError."""
-        metadata = request.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise ProtocolError("invalid_type", "response.metadata must be an object.", "response.metadata")
-        instructions = request.get("instructions", config.instructions)
-        if not isinstance(instructions, str):
-            raise ProtocolError("invalid_type", "response.instructions must be a string.", "response.instructions")
-        return cls(
-            instructions=instructions,
-            output_modalities=parse_modalities(request["output_modalities"], "response")
-            if "output_modalities" in request
-            else config.output_modalities,
-            tools=parse_tools(request["tools"], "response.tools") if "tools" in request else config.tools,
-            tool_choice=parse_tool_choice(request["tool_choice"], "response.tool_choice")
-            if "tool_choice" in request
-            else config.tool_choice,
-            voice=config.voice,
-            metadata=metadata,
-            max_output_tokens=request.get("max_output_tokens", config.max_output_tokens),
-        )
 
 
 @dataclass

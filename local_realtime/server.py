@@ -25,8 +25,8 @@ from local_realtime.conversation import Conversation, new_id, normalize_item
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
 from local_realtime.input_audio import InputAudio, SpeechEvent
-from local_realtime.response import Response, ResponseSettings
-from local_realtime.session import SessionConfig
+from local_realtime.response import Response
+from local_realtime.session import ResponseSettings, SessionConfig
 
 logger = logging.getLogger(__name__)
 PATH = "/v1/realtime"

@@ -1,4 +1,5 @@
-"""The GA session configuration: defaults, `session.update` merging and validation, wire shape.
+"""The GA session configuration: defaults, `session.update` merging and validation, wire shape;
+and `ResponseSettings`, that config with one `response.create`'s overrides.
 
 Only fields present in an update change; `null` clears turn detection and transcription. Shapes
 the engine cannot honour (other audio formats, hosted MCP tools, semantic VAD, beta-era field
@@ -178,6 +179,42 @@ class SessionConfig:
             "tracing": None,
             "truncation": "auto",
         }
+
+
+@dataclass(frozen=True)
+class ResponseSettings:
+    """The session config with one `response.create`'s overrides applied."""
+
+    instructions: str
+    output_modalities: tuple[Literal["audio", "text"], ...]
+    tools: tuple[dict[str, Any], ...]
+    tool_choice: str | dict[str, Any]
+    voice: str | dict[str, Any]
+    metadata: dict[str, Any] | None = None
+    max_output_tokens: int | Literal["inf"] = "inf"
+
+    @classmethod
+    def build(cls, config: SessionConfig, request: dict[str, Any]) -> ResponseSettings:
+        """Merge `request` (the `response` of `response.create`) over `config`; raises ProtocolError."""
+        metadata = request.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ProtocolError("invalid_type", "response.metadata must be an object.", "response.metadata")
+        instructions = request.get("instructions", config.instructions)
+        if not isinstance(instructions, str):
+            raise ProtocolError("invalid_type", "response.instructions must be a string.", "response.instructions")
+        return cls(
+            instructions=instructions,
+            output_modalities=parse_modalities(request["output_modalities"], "response")
+            if "output_modalities" in request
+            else config.output_modalities,
+            tools=parse_tools(request["tools"], "response.tools") if "tools" in request else config.tools,
+            tool_choice=parse_tool_choice(request["tool_choice"], "response.tool_choice")
+            if "tool_choice" in request
+            else config.tool_choice,
+            voice=config.voice,
+            metadata=metadata,
+            max_output_tokens=request.get("max_output_tokens", config.max_output_tokens),
+        )
 
 
 def parse_modalities(value: Any, where: str) -> tuple[Literal["audio", "text"], ...]:
