@@ -1,0 +1,208 @@
+"""Library benchmark over the real books in ../shared/corpus: ingest throughput, search latency, hit@5.
+
+    .venv/bin/python benchmarks/library_bench.py [CORPUS_DIR] [--sample 640] [--big 50000] [--calls 100]
+
+Measures, in one run (writes benchmarks/results/library_bench.json):
+- raw encoder throughput (chunks/s: `Embedder.embed` alone, batches of 64, on a random sample of the corpus
+  chunks, measured before and after ingest and averaged, as the shared machine's load drifts) and ingest
+  throughput (`Library.index` of the whole corpus: parse + chunk + embed + Chroma), and their ratio
+  (target >= 0.9);
+- `search_library` latency over MCP streamable HTTP (the real server app, uvicorn on 127.0.0.1) at corpus
+  size and at `--big` chunks (p50/p95, target p95 <= 40 ms). The big store holds the corpus chunks plus
+  copies of their vectors with small Gaussian noise (re-normalised) and the same texts: no re-embedding;
+- hit@5 on queries.jsonl over the whole corpus (a hit: a top-5 passage contains the evidence phrase,
+  whitespace normalised; target >= 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings
+from mcp import Client
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mcp_server.documents import chunk_document, parse_document  # noqa: E402
+from mcp_server.embedder import SentenceTransformerEmbedder  # noqa: E402
+from mcp_server.library import Library  # noqa: E402
+from mcp_server.server import build_server  # noqa: E402
+from tests.servers import make_config, serve_in_thread  # noqa: E402
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+        "max_ms": round(ordered[-1], 1),
+        "calls": len(ordered),
+    }
+
+
+def measure_raw_encoder(embedder: SentenceTransformerEmbedder, corpus: Path, sample: int) -> dict[str, Any]:
+    """Embed a random sample of the corpus chunks in batches of 64 (as indexing does); chunks/s."""
+    texts = [c.text for p in sorted(corpus.glob("*.txt")) for c in chunk_document(parse_document(p, p.name), embedder)]
+    random.Random(7).shuffle(texts)
+    picked = texts[:sample]
+    embedder.embed(picked[:64])  # warm-up
+    started = time.perf_counter()
+    for start in range(0, len(picked), 64):
+        embedder.embed(picked[start : start + 64])
+    seconds = time.perf_counter() - started
+    return {"chunks": len(picked), "seconds": round(seconds, 1), "chunks_per_s": round(len(picked) / seconds, 2)}
+
+
+def measure_ingest(library: Library) -> dict[str, Any]:
+    report = library.index()
+    return {
+        "documents": len(report.added),
+        "chunks": report.chunks_embedded,
+        "seconds": round(report.seconds, 1),
+        "chunks_per_s": round(report.chunks_embedded / report.seconds, 2),
+        "failed": report.failed,
+    }
+
+
+def build_big_store(index_dir: Path, target_chunks: int) -> int:
+    """Copy the corpus collection into "big-*" collections, padded with noisy vector copies to `target_chunks`."""
+    client = chromadb.PersistentClient(path=str(index_dir), settings=Settings(anonymized_telemetry=False))
+    source = client.get_collection("library-chunks", embedding_function=None)
+    got = source.get(include=["embeddings", "documents", "metadatas"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    big = client.get_or_create_collection(
+        "big-chunks", embedding_function=None, metadata=source.metadata, configuration={"hnsw": {"space": "cosine"}}
+    )
+    docs = client.get_or_create_collection("big-documents", embedding_function=None)
+    originals = client.get_collection("library-documents", embedding_function=None).get(include=["metadatas"])
+    rng = np.random.default_rng(7)
+    copy, added = 0, 0
+    while added < target_chunks:
+        take = min(len(vectors), target_chunks - added)
+        noisy = vectors[:take] if copy == 0 else vectors[:take] + rng.normal(0, 0.02, (take, vectors.shape[1]))
+        noisy = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+        prefix = "" if copy == 0 else f"copy{copy}/"
+        metadatas = [{**m, "document_id": prefix + str(m["document_id"])} for m in got["metadatas"][:take]]
+        for start in range(0, take, 5000):
+            end = min(take, start + 5000)
+            big.add(
+                ids=[prefix + i for i in got["ids"][start:end]],
+                embeddings=noisy[start:end],
+                documents=got["documents"][start:end],
+                metadatas=metadatas[start:end],
+            )
+        docs.upsert(
+            ids=[prefix + i for i in originals["ids"]],
+            embeddings=[[1.0]] * len(originals["ids"]),
+            metadatas=originals["metadatas"],
+        )
+        added += take
+        copy += 1
+    return big.count()
+
+
+async def measure_over_http(url: str, queries: list[dict[str, str]], calls: int) -> dict[str, Any]:
+    """search_library over MCP streamable HTTP: latency percentiles and hit@5 on the corpus queries."""
+    async with Client(url) as client:
+        for query in queries[:3]:
+            await client.call_tool("search_library", {"query": query["query"]})
+        latencies, hits, ranks = [], 0, {}
+        for n in range(calls):
+            query = queries[n % len(queries)]
+            started = time.perf_counter()
+            result = await client.call_tool("search_library", {"query": query["query"], "top_k": 5})
+            latencies.append((time.perf_counter() - started) * 1000)
+            if n < len(queries):
+                passages = [_normalise(h["passage"]) for h in result.structured_content["result"]]
+                rank = next((i + 1 for i, p in enumerate(passages) if _normalise(query["evidence"]) in p), None)
+                ranks[query["query"]] = rank
+                hits += rank is not None
+    return {"latency": _percentiles(latencies), "hit_at_5": round(hits / len(queries), 3), "ranks": ranks}
+
+
+def serve_and_measure(library: Library, tmp: Path, queries: list[dict[str, str]], calls: int) -> dict[str, Any]:
+    config = make_config(tmp)
+    from mcp_server.http import build_app
+
+    app = build_app(build_server(config, library), config)
+    logging.getLogger().setLevel(logging.WARNING)  # per-request INFO lines would cost time and flood the log
+    with serve_in_thread(app) as base:
+        return asyncio.run(measure_over_http(base + "/mcp", queries, calls))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=REPO.parent / "shared" / "corpus")
+    parser.add_argument("--sample", type=int, default=640, help="chunks for the raw encoder measurement")
+    parser.add_argument("--big", type=int, default=50_000, help="chunks in the large store")
+    parser.add_argument("--calls", type=int, default=100, help="search_library calls per store size")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "library_bench.json")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    queries = [json.loads(line) for line in (args.corpus / "queries.jsonl").read_text().splitlines() if line]
+    tmp = Path(tempfile.mkdtemp(prefix="library-bench-"))
+    wall = time.perf_counter()
+    try:
+        library_dir = tmp / "library"
+        library_dir.mkdir()
+        for book in sorted(args.corpus.glob("*.txt")):
+            shutil.copy(book, library_dir / book.name)
+        embedder = SentenceTransformerEmbedder()
+        raw = measure_raw_encoder(embedder, library_dir, args.sample)
+        print(f"raw encoder: {raw}", file=sys.stderr)
+        library = Library(library_dir, tmp / "index", embedder)
+        ingest = measure_ingest(library)
+        print(f"ingest: {ingest}", file=sys.stderr)
+        raw_after = measure_raw_encoder(embedder, library_dir, args.sample)  # bracket ingest: load drifts
+        print(f"raw encoder after ingest: {raw_after}", file=sys.stderr)
+        raw_mean = round((raw["chunks_per_s"] + raw_after["chunks_per_s"]) / 2, 2)
+        corpus = serve_and_measure(library, tmp / "serve1", queries, args.calls)
+        print(f"corpus-size search: {corpus['latency']}, hit@5 {corpus['hit_at_5']}", file=sys.stderr)
+        big_chunks = build_big_store(tmp / "index", args.big)
+        big_library = Library(library_dir, tmp / "index", embedder, collection="big")
+        big = serve_and_measure(big_library, tmp / "serve2", queries, args.calls)
+        print(f"{big_chunks}-chunk search: {big['latency']}, hit@5 {big['hit_at_5']}", file=sys.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "note": "shared machine: other agents' builds/tests ran concurrently; numbers are pessimistic",
+        "model": embedder.name,
+        "backend": "torch",
+        "raw_encoder_before": raw,
+        "raw_encoder_after": raw_after,
+        "raw_encoder_mean_chunks_per_s": raw_mean,
+        "ingest_full_corpus": ingest,
+        "ingest_to_raw_ratio": round(ingest["chunks_per_s"] / raw_mean, 3),
+        "search_corpus": {"chunks": ingest["chunks"], **corpus},
+        "search_big": {"chunks": big_chunks, "store": "corpus vectors + noisy copies (sigma 0.02)", **big},
+        "wall_time_s": round(time.perf_counter() - wall, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in {"search_corpus", "search_big"}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
