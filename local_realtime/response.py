@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], None]
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _MAX_SENTENCE_CHARS = 160
+_FIRST_CLAUSE_CHARS = 20
 _MAX_DELTA_BYTES = 200 * 48  # 200 ms of PCM16 24 kHz per audio delta
 
 
@@ -39,6 +40,8 @@ class _Message:
     audio: bool
     text: str = ""
     pending: str = ""
+    spoken: bool = False
+    """True once a sentence went to the speaker."""
     sentences: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     speaker: asyncio.Task[None] | None = None
 
@@ -199,9 +202,10 @@ class Response:
         kind = "response.output_audio_transcript.delta" if message.audio else "response.output_text.delta"
         self._emit({"type": kind, **self._part_ids(message), "delta": delta})
         if message.audio:
-            message.pending += delta
-            for sentence in split_sentences(message):
+            sentences, message.pending = split_sentences(message.pending + delta, first=not message.spoken)
+            for sentence in sentences:
                 message.sentences.put_nowait(sentence)
+            message.spoken = message.spoken or bool(sentences)
 
     async def _close_message(self, status: str) -> None:
         message = self._message
@@ -273,16 +277,27 @@ class Response:
         }
 
 
-def split_sentences(message: _Message) -> list[str]:
-    """Take the complete sentences out of `message.pending` (long runs are cut at a comma or space)."""
-    parts = _SENTENCE_END.split(message.pending)
-    message.pending = parts.pop()
-    if len(message.pending) > _MAX_SENTENCE_CHARS:
-        cut = max(message.pending.rfind(", "), message.pending.rfind(" ", 0, _MAX_SENTENCE_CHARS))
+def split_sentences(pending: str, first: bool) -> tuple[list[str], str]:
+    """Split streamed text into sentences ready to speak and the unfinished rest.
+
+    Long runs are cut at a comma or space; with `first` (nothing spoken yet in this message) a
+    clause of 20+ characters ending in a comma is spoken at once, so the voice starts sooner.
+
+    Returns:
+        (sentences to synthesize in order, text still pending).
+    """
+    parts = _SENTENCE_END.split(pending)
+    rest = parts.pop()
+    comma = rest.find(", ", _FIRST_CLAUSE_CHARS)
+    if first and not any(p.strip() for p in parts) and comma > 0:
+        parts.append(rest[: comma + 1])
+        rest = rest[comma + 2 :]
+    elif len(rest) > _MAX_SENTENCE_CHARS:
+        cut = max(rest.rfind(", "), rest.rfind(" ", 0, _MAX_SENTENCE_CHARS))
         if cut > 0:
-            parts.append(message.pending[: cut + 1])
-            message.pending = message.pending[cut + 1 :]
-    return [p.strip() for p in parts if p.strip()]
+            parts.append(rest[: cut + 1])
+            rest = rest[cut + 1 :]
+    return [p.strip() for p in parts if p.strip()], rest
 
 
 def _usage(input_tokens: int, text_tokens: int, audio_tokens: int) -> dict[str, Any]:
