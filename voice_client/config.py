@@ -72,6 +72,8 @@ class Config:
     """Longest one MCP tool call may take before the model is told it timed out (`TOOL_TIMEOUT_S`)."""
     workspace_dir: Path | None = None
     """Workspace root; transcripts go to `<workspace>/transcripts/` (`WORKING_DIRECTORY`); None = off."""
+    connect_timeout_s: float = 20.0
+    """How long start-up waits for the Realtime socket (`REALTIME_CONNECT_TIMEOUT_S`)."""
     history_items: int = 20
     """Recent conversation items replayed after a reconnect (`HISTORY_ITEMS`)."""
     text_only: bool = False
@@ -139,6 +141,7 @@ class Config:
             mcp_connect_timeout_s=number("MCP_CONNECT_TIMEOUT_S", 15.0, 0.1, 600),
             tool_timeout_s=number("TOOL_TIMEOUT_S", 30.0, 0.001, 3600),
             workspace_dir=(base / workspace).resolve() if workspace else None,
+            connect_timeout_s=number("REALTIME_CONNECT_TIMEOUT_S", 20.0, 0.1, 600),
             history_items=int(number("HISTORY_ITEMS", 20, 0, 1000)),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         )

@@ -53,7 +53,7 @@ class RealtimeSession:
             for a screen while the model only got `outcome.output`, a short summary.
 
     Raises (on enter):
-        ConnectionError: if no socket could be opened within `connect_timeout_s`.
+        ConnectionError: if no socket could be opened within `config.connect_timeout_s`.
         RealtimeError: if the server refused the session.
     """
 
@@ -64,7 +64,6 @@ class RealtimeSession:
         tools: McpTools | None = None,
         audio_output: AudioOutput | None = None,
         transcript: Transcript | None = None,
-        connect_timeout_s: float = 20.0,
         on_transcription_received: Callback | None = None,
         on_response_received: Callback | None = None,
         on_audio_received: Callback | None = None,
@@ -74,7 +73,7 @@ class RealtimeSession:
         self._config = config
         self._tools = tools
         self._transcript = transcript
-        self._connect_timeout_s = connect_timeout_s
+        self._connect_timeout_s = config.connect_timeout_s
         self.on_transcription_received = on_transcription_received
         self.on_response_received = on_response_received
         self.on_audio_received = on_audio_received
@@ -112,7 +111,8 @@ class RealtimeSession:
             await self.__aexit__(None, None, None)
             if self._error is not None:
                 raise self._error
-            raise ConnectionError(f"no Realtime connection within {self._connect_timeout_s:g} s")
+            url = realtime.socket_url(self._config.realtime_url, self._config.model)
+            raise ConnectionError(f"no Realtime connection to {url} within {self._connect_timeout_s:g} s")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -96,6 +96,13 @@ def _outcome(result: mcp_types.CallToolResult, duration_s: float) -> ToolOutcome
     return ToolOutcome(text[: _MAX_TEXT * 4], None, False, duration_s)
 
 
+def _describe(exc: BaseException) -> str:
+    """The innermost cause of a (possibly grouped) transport failure, for a log line."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 class McpTools:
     """The MCP server's tools, usable as `async with McpTools(config) as tools`.
 
@@ -126,7 +133,7 @@ class McpTools:
                 await self._ready.wait()
         except TimeoutError:
             await self.__aexit__(None, None, None)
-            reason = type(self._startup_error).__name__ if self._startup_error else "timeout"
+            reason = _describe(self._startup_error) if self._startup_error else "timeout"
             raise ConnectionError(f"cannot reach the MCP server at {self._config.mcp_url} ({reason})") from None
         return self
 
@@ -213,7 +220,7 @@ class McpTools:
             except Exception as exc:  # boundary: the MCP connection owner survives any transport failure
                 self._startup_error = exc
                 self._ready.clear()
-                logger.warning("MCP connection failed (%s); retrying in %.1f s", type(exc).__name__, delay_s)
+                logger.warning("MCP connection failed (%s); retrying in %.1f s", _describe(exc), delay_s)
                 await asyncio.sleep(delay_s)  # a reconnect pause, not a per-call retry
                 delay_s = min(delay_s * 2, 5.0)
 

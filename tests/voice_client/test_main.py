@@ -1,0 +1,111 @@
+"""`python -m voice_client --text ...` end to end: peer + real MCP server, reply on stdout, key never shown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from mcp_server.config import Config as ServerConfig
+from tests.realtime_peer import (
+    RealtimePeer,
+    Step,
+    function_call,
+    response_created,
+    response_done,
+    session_created,
+    session_updated,
+    text_message,
+)
+
+SECRET = "sk-never-show-this-0123456789"
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def _run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_client",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def _env(tmp_path: Path, **values: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "HF_HUB_OFFLINE")}
+    return {
+        **keep,
+        "PYTHONPATH": str(REPO),
+        "OPENAI_API_KEY": SECRET,
+        "LOG_LEVEL": "DEBUG",
+        "TRANSCRIPTION_MODEL": "",
+        "WORKING_DIRECTORY": str(tmp_path / "ws"),
+        **values,
+    }
+
+
+async def test_cli_text_turn_runs_the_tool_prints_the_reply_and_exits(
+    tmp_path: Path, config: ServerConfig, mcp_url: str
+) -> None:
+    args = json.dumps({"operation": "create", "filename": "todo.md", "content": "- call mum"})
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", where=lambda e: e["session"]["output_modalities"] == ["text"], reply=session_updated),
+        Step("conversation.item.create"),
+        Step(
+            "response.create",
+            send=[
+                response_created("resp_1"),
+                *function_call("resp_1", "call_1", "file_operation", args),
+                response_done("resp_1"),
+            ],
+        ),
+        Step("conversation.item.create", where=lambda e: e["item"]["type"] == "function_call_output"),
+        Step(
+            "response.create",
+            send=[
+                response_created("resp_2"),
+                *text_message("resp_2", "m", "Added to todo.md."),
+                response_done("resp_2"),
+            ],
+        ),
+    ]
+    async with RealtimePeer(script) as peer:
+        code, out, err = await _run_cli(
+            "--realtime-url", peer.url, "--mcp-url", mcp_url, "--text", "Remind me", env=_env(tmp_path), cwd=tmp_path
+        )
+        await peer.finished()
+    assert code == 0, err
+    assert out == "Added to todo.md.\n"
+    assert "call mum" in (config.workspace_dir / "todo.md").read_text()
+    transcripts = list((tmp_path / "ws" / "transcripts").glob("*.md"))
+    assert len(transcripts) == 1
+    saved = transcripts[0].read_text()
+    assert "Tool `file_operation`** (ok)" in saved and "Remind me" in saved and "Added to todo.md." in saved
+    assert SECRET not in out + err + saved
+    assert peer.requests[0][1]["authorization"] == f"Bearer {SECRET}"
+
+
+async def test_cli_without_audio_device_says_how_to_run_instead(tmp_path: Path) -> None:
+    code, _, err = await _run_cli("--realtime-url", "ws://127.0.0.1:9/v1/realtime", env=_env(tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert "no audio device; use --wav FILE or --text" in err
+    assert SECRET not in err
+
+
+async def test_cli_reports_an_unreachable_realtime_server_without_the_key(tmp_path: Path, mcp_url: str) -> None:
+    env = _env(tmp_path, REALTIME_URL="ws://127.0.0.1:9/v1/realtime", REALTIME_CONNECT_TIMEOUT_S="1")
+    code, _, err = await _run_cli("--mcp-url", mcp_url, "--text", "hi", env=env, cwd=tmp_path)
+    assert code == 1
+    assert "error: no Realtime connection to ws://127.0.0.1:9/v1/realtime?model=" in err
+    assert SECRET not in err
