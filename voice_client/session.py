@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from voice_client import realtime
 from voice_client.calls import Call, CallLedger
 from voice_client.config import Config
+from voice_client.history import History
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
 from voice_client.tools import McpTools, ToolOutcome, failure
@@ -85,7 +86,7 @@ class RealtimeSession:
         """Client time per tool call: arguments done to output sent, minus the MCP call."""
         self._playback = Playback(audio_output)
         self._ledger = CallLedger()
-        self._history: deque[dict[str, Any] | Call] = deque(maxlen=config.history_items)
+        self._history = History(config.history_items)
         self._events: asyncio.Queue[ServerEvent | object] = asyncio.Queue(maxsize=1000)
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
@@ -146,11 +147,10 @@ class RealtimeSession:
 
     async def send_text(self, text: str, respond: bool = True) -> None:
         """Add a user text message; with `respond`, ask the model to answer it."""
-        item = realtime.user_text(text)
-        self._history.append(item)
+        self._history.user(text)
         if self._transcript:
             self._transcript.user(text)
-        await self._send_user(realtime.item_create(item))
+        await self._send_user(realtime.item_create(realtime.user_text(text)))
         if respond:
             await self.create_response()
 
@@ -250,18 +250,8 @@ class RealtimeSession:
         await realtime.send(ws, realtime.session_update(self._config, self.instructions, tools))
         if self._generation == 1:
             return
-        for entry in self._history:
-            if isinstance(entry, Call):
-                await realtime.send(
-                    ws, realtime.item_create(realtime.function_call(entry.call_id, entry.name, entry.arguments))
-                )
-                if entry.output is not None:
-                    entry.sent_on = self._generation
-                    await realtime.send(
-                        ws, realtime.item_create(realtime.function_call_output(entry.call_id, entry.output))
-                    )
-            else:
-                await realtime.send(ws, realtime.item_create(entry))
+        for event in self._history.replay(self._generation):
+            await realtime.send(ws, event)
         resume = self._resume
         for response_id in self._ledger.open_responses():
             resume = self._ledger.ready_to_continue(response_id, self._generation) or resume
@@ -273,10 +263,8 @@ class RealtimeSession:
     def _on_drop(self) -> None:
         if self._active is not None:
             self._ledger.response_done(self._active, "dropped")
-        last_is_user = (
-            bool(self._history) and isinstance(self._history[-1], dict) and self._history[-1].get("role") == "user"
-        )
-        self._resume = bool(self._active or self._awaiting or self._want_response or last_is_user)
+        owed = self._active or self._awaiting or self._want_response or self._history.ends_with_user
+        self._resume = bool(owed)
         self._active, self._awaiting, self._want_response = None, False, False
 
     def _emit(self, event: ServerEvent) -> None:
@@ -316,12 +304,12 @@ class RealtimeSession:
                 if rid not in self._cancelled and self._playback.add(item_id, pcm):
                     await _notify(self.on_audio_received, pcm)
             case realtime.TextDone(text=text):
-                self._history.append(realtime.assistant_text(text))
+                self._history.assistant(text)
                 if self._transcript:
                     self._transcript.assistant(text)
                 await _notify(self.on_response_received, text)
             case realtime.UserTranscript(transcript=text):
-                self._history.append(realtime.user_text(text))
+                self._history.user(text)
                 if self._transcript:
                     self._transcript.user(text)
                 await _notify(self.on_transcription_received, text)
@@ -350,7 +338,7 @@ class RealtimeSession:
     async def _on_function_call(self, event: realtime.FunctionCallReady) -> None:
         call = self._ledger.register(event.call_id, event.name, event.arguments, event.response_id)
         if call is not None:
-            self._history.append(call)
+            self._history.call(call)
             self._spawn(self._run_call(call))
             return
         logger.warning("call %s (%s) was already executed; not running it again", event.call_id, event.name)
