@@ -439,6 +439,7 @@ async def test_cancel_mid_response_stops_the_brain_and_the_voice(slow_peer: tupl
     await peer.say("talk for a long time")
     await peer.send({"type": "response.create"})
     await peer.until("response.output_audio.delta")
+    assert not brain.stopped.is_set()  # speech streams while the brain is still generating
     await peer.send({"type": "response.create", "event_id": "again"})
     await peer.send({"type": "response.cancel"})
     events = await peer.until("response.done", timeout_s=5)
