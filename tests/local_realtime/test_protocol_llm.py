@@ -1,4 +1,5 @@
-"""The real local LLM (llama.cpp, the packaged Qwen GGUF) answering through the Realtime protocol."""
+"""The real engine of `python -m local_realtime` (llama.cpp with the packaged Qwen GGUF, Whisper, piper)
+answering through the Realtime protocol."""
 
 from __future__ import annotations
 
@@ -8,32 +9,26 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.asyncio.client import connect
 
+from local_realtime.__main__ import build_engine
 from local_realtime.config import Config
 from local_realtime.engine import Engine
-from local_realtime.llm import LlamaBrain
-from local_realtime.model import locate_model
 from local_realtime.server import serve_engine
-from local_realtime.session import DEFAULT_INSTRUCTIONS
-from local_realtime.stt import WhisperTranscriber
-from local_realtime.tts import EspeakSynthesizer
-from local_realtime.vad import VoiceActivityDetector
 from tests.local_realtime.test_protocol import SCRIPT_TOOL, Peer, first
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def llama() -> LlamaBrain:
-    """The packaged model, assembled into the default LOCAL_MODEL_CACHE (.models) on first use."""
-    brain = LlamaBrain(locate_model(Config.from_env({}).model_cache))
-    brain.warm(instructions=DEFAULT_INSTRUCTIONS)
-    return brain
+def real_engine() -> Engine:
+    """What `python -m local_realtime` serves: the packaged model (assembled into .models on first
+    use) warmed up, Whisper, the piper voice and Silero VAD."""
+    return build_engine(Config.from_env({}))
 
 
 @pytest.fixture
-async def llm_peer(llama: LlamaBrain, whisper: WhisperTranscriber, espeak: EspeakSynthesizer) -> AsyncIterator[Peer]:
+async def llm_peer(real_engine: Engine) -> AsyncIterator[Peer]:
     async with (
-        serve_engine(Engine(llama, whisper, espeak, VoiceActivityDetector)) as url,
+        serve_engine(real_engine) as url,
         connect(f"{url}/realtime?model=gpt-realtime") as ws,
     ):
         peer = Peer(ws)
