@@ -1,0 +1,109 @@
+"""Reply grammars: tool schemas sanitised for llama.cpp and the reply schema per tool choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from local_realtime.brain import Entry, ToolSpec
+from local_realtime.grammar import MAX_STRING_CHARS, allowed_replies, reply_schema, sanitize_schema, to_gbnf
+from mcp_server.server import build_server
+from tests.servers import make_config
+
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "file_operationArguments",
+    "properties": {
+        "operation": {"type": "string", "enum": ["read", "append"], "title": "Operation"},
+        "filename": {"type": "string", "default": "output.md", "description": "Workspace file"},
+        "content": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+        "line_number": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}], "default": None},
+        "note": {"type": "string", "maxLength": 5000, "pattern": "^.*$"},
+    },
+    "required": ["operation", "missing_key"],
+}
+REMINDER = ToolSpec(
+    "set_reminder",
+    "Remind the user at a time of day. Times are 24-hour.",
+    {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "at": {"$ref": "#/$defs/Time"},
+        },
+        "required": ["text", "at"],
+        "$defs": {
+            "Time": {
+                "type": "object",
+                "properties": {"hour": {"type": "integer"}, "minute": {"type": "integer"}},
+                "required": ["hour", "minute"],
+            }
+        },
+    },
+)
+
+
+def test_sanitised_schema_keeps_types_and_enums_and_drops_annotations() -> None:
+    clean = sanitize_schema(FILE_SCHEMA)
+
+    assert clean["required"] == ["operation"]
+    assert clean["additionalProperties"] is False
+    props = clean["properties"]
+    assert props["operation"] == {"type": "string", "enum": ["read", "append"]}
+    assert props["filename"] == {"type": "string", "maxLength": MAX_STRING_CHARS}
+    assert props["content"]["type"] == "string"  # optional and nullable -> plain optional string
+    assert props["line_number"] == {"type": "integer"}
+    assert props["note"]["maxLength"] == MAX_STRING_CHARS  # 5000 would crash llama.cpp's grammar parser
+    assert "pattern" not in props["note"]
+    assert "title" not in json.dumps(clean)
+
+
+def test_refs_are_inlined_and_free_form_objects_stay_open() -> None:
+    clean = sanitize_schema(REMINDER.parameters)
+    free = sanitize_schema({"type": "object", "additionalProperties": True, "description": "Script JSON"})
+
+    assert clean["properties"]["at"]["properties"] == {"hour": {"type": "integer"}, "minute": {"type": "integer"}}
+    assert "$defs" not in json.dumps(clean)
+    assert free == {"type": "object"}
+
+
+def test_reply_schema_honours_the_allowed_replies() -> None:
+    tools = [ToolSpec("file_operation", "Files.", FILE_SCHEMA), REMINDER]
+
+    auto = reply_schema(tools, "auto")["oneOf"]
+    only_tools = reply_schema(tools, "tools")["oneOf"]
+    named = reply_schema(tools, "set_reminder")
+    say = reply_schema(tools, "say")
+
+    assert [o["properties"].get("tool", {}).get("const") for o in auto] == ["file_operation", "set_reminder", None]
+    assert all("tool" in o["properties"] for o in only_tools)
+    assert named["properties"]["tool"] == {"const": "set_reminder"}
+    assert list(say["properties"]) == ["say"]
+    assert list(auto[0]["properties"]) == ["tool", "arguments"]  # the grammar emits keys in this order
+
+
+def test_tool_choice_and_a_fresh_tool_result_pick_the_reply_kinds() -> None:
+    tools = [REMINDER]
+    asked = [Entry("user", "remind me")]
+    answered = [*asked, Entry("tool_call", "{}", "set_reminder", "c1"), Entry("tool_result", "ok", "set_reminder")]
+
+    assert allowed_replies(asked, tools, "auto") == "auto"
+    assert allowed_replies(asked, tools, "none") == "say"
+    assert allowed_replies(asked, tools, "required") == "tools"
+    assert allowed_replies(asked, tools, {"type": "function", "name": "set_reminder"}) == "set_reminder"
+    assert allowed_replies(asked, tools, {"type": "function", "name": "unknown"}) == "tools"
+    assert allowed_replies(answered, tools, "auto") == "say"
+    assert allowed_replies(asked, [], "required") == "say"
+
+
+async def test_the_real_tool_list_builds_a_grammar(tmp_path: Path) -> None:
+    server = build_server(make_config(tmp_path))
+    tools = [ToolSpec(t.name, t.description or "", t.input_schema) for t in await server.list_tools()]
+
+    gbnf = to_gbnf(json.dumps(reply_schema([*tools, REMINDER], "auto")))
+
+    for tool in [*tools, REMINDER]:
+        assert f'"\\"{tool.name}\\""' in gbnf
+    assert '"\\"say\\""' in gbnf
+    assert "{" not in gbnf.replace('"{"', "")  # repetitions expanded in Python, none left for llama.cpp
