@@ -55,9 +55,9 @@ class Engine:
     synthesizer: Synthesizer
     new_detector: DetectorFactory
     model: str = "local-realtime"
-    _brain_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _stt_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _tts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _brain_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _stt_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _tts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def replies(
         self,
