@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
+from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed
 
 from voice_client import realtime
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 Callback = Callable[..., Any]
 """A plain function or a coroutine function; coroutines are awaited."""
 _END = object()
+STABLE_CONNECTION_S = 10.0
+"""A socket that lived this long resets the reconnect backoff."""
 
 
 async def _notify(callback: Callback | None, *args: Any) -> None:
@@ -208,14 +211,20 @@ class RealtimeSession:
         try:
             if self._tools is not None:
                 self._spawn(self._follow_tool_changes())
+            delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
             async with contextlib.aclosing(realtime.connect(self._config).__aiter__()) as sockets:
-                async for ws in sockets:  # websockets redials with exponential backoff
+                async for ws in sockets:  # websockets redials failed connects with its own backoff
+                    opened = time.monotonic()
                     await self._serve(ws)
                     if self._closing:
                         return
-                    logger.warning("Realtime socket closed; reconnecting")
+                    if time.monotonic() - opened > STABLE_CONNECTION_S:
+                        delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
+                    delay_s = next(delays)  # a server that accepts and drops at once must not spin us
+                    logger.warning("Realtime socket closed; reconnecting in %.1f s", delay_s)
                     if self._transcript:
                         self._transcript.note("connection lost; reconnecting")
+                    await asyncio.sleep(delay_s)
         except RealtimeError as exc:
             self._error = exc
         except Exception as exc:  # boundary: any connection failure ends the session with its reason
