@@ -6,7 +6,7 @@ The default Realtime model id lives here and nowhere else (ids get retired; chan
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ class Config:
 
     realtime_url: str = DEFAULT_REALTIME_URL
     """Realtime WebSocket endpoint without the query (`REALTIME_URL`); `?model=` is added on connect."""
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
     """Bearer credential for the Realtime socket (`OPENAI_API_KEY`); never logged or printed."""
     model: str = DEFAULT_MODEL
     """Realtime model id (`REALTIME_MODEL`)."""
@@ -64,7 +64,7 @@ class Config:
     """`http` (streamable HTTP), `sse` or `stdio` (`MCP_TRANSPORT`)."""
     mcp_command: tuple[str, ...] = ("python", "-m", "mcp_server", "--transport", "stdio")
     """Command spawned for the stdio transport (`MCP_COMMAND`, split on spaces)."""
-    mcp_auth_token: str | None = None
+    mcp_auth_token: str | None = field(default=None, repr=False)
     """Bearer token for the MCP server (`MCP_AUTH_TOKEN`); never logged."""
     mcp_connect_timeout_s: float = 15.0
     """How long start-up waits for the MCP server before giving up (`MCP_CONNECT_TIMEOUT_S`)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+
+import pytest
 
 from tests.realtime_peer import (
     RealtimePeer,
@@ -55,3 +58,23 @@ async def test_text_turn_prints_the_reply_and_ends(client_config: Callable[..., 
     assert path == "/v1/realtime?model=gpt-realtime-test"
     assert headers["authorization"] == "Bearer sk-test-secret"
     assert "openai-beta" not in headers
+
+
+async def test_the_api_key_never_reaches_the_logs(
+    client_config: Callable[..., Config], caplog: pytest.LogCaptureFixture
+) -> None:
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", reply=session_updated),
+        Step("conversation.item.create"),
+        Step("response.create", send=[response_created("r"), *text_message("r", "i", "ok"), response_done("r")]),
+    ]
+    caplog.set_level(logging.DEBUG)
+    async with RealtimePeer(script) as peer:
+        config = client_config(peer.url)
+        async with RealtimeSession(config) as session:
+            await run_text_turn(session, "hi")
+        await peer.finished()
+    assert caplog.records
+    assert all(config.api_key not in record.getMessage() for record in caplog.records)
+    assert config.api_key not in repr(config)
