@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("httpx", "httpx2", "websockets"):
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "mcp", "websockets"):  # they log payloads
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         asyncio.run(_run(config, args))

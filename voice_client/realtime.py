@@ -333,6 +333,17 @@ def socket_url(base_url: str, model: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+class _WireLog(logging.LoggerAdapter[logging.Logger]):
+    """websockets' logger without DEBUG: its frame and header dumps carry the key, audio and documents."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level > logging.DEBUG:
+            super().log(level, msg, *args, **kwargs)
+
+
 def connect(config: Config) -> ws_connect:
     """A reconnecting connector: `async for ws in connect(config)` redials with backoff.
 
@@ -346,6 +357,7 @@ def connect(config: Config) -> ws_connect:
         open_timeout=10,
         ping_interval=20,
         ping_timeout=20,
+        logger=_WireLog(logging.getLogger("websockets.client")),
     )
 
 

@@ -76,5 +76,6 @@ async def test_the_api_key_never_reaches_the_logs(
             await run_text_turn(session, "hi")
         await peer.finished()
     assert caplog.records
-    assert all(config.api_key not in record.getMessage() for record in caplog.records)
+    ours = [r for r in caplog.records if not r.name.startswith("websockets.server")]  # the peer is in-process
+    assert all(config.api_key not in record.getMessage() for record in ours)
     assert config.api_key not in repr(config)
