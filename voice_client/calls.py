@@ -10,8 +10,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-MAX_REMEMBERED_CALLS = 1000
-"""Call ids kept to refuse duplicates; older ones are forgotten so memory stays flat."""
+MAX_REMEMBERED_CALLS = 200
+"""Call ids kept to refuse duplicates (a replay after a reconnect only repeats recent ones); older ones
+are forgotten so memory stays flat over a long session."""
 CONTINUABLE = frozenset({"completed", "dropped"})
 """Response statuses after which the tool loop goes on ("dropped" = the socket died mid-response)."""
 

@@ -5,6 +5,7 @@ The default Realtime model id lives here and nowhere else (ids get retired; chan
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,20 @@ DEFAULT_INSTRUCTIONS = (
     "Before a tool call that may take a moment, say a few words such as 'let me check'."
 )
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+
+_SERVER_VARIABLES = (
+    "WORKING_DIRECTORY",
+    "SCRIPTS_DIR",
+    "LIBRARY_DIR",
+    "INDEX_DIR",
+    "EMBEDDING_MODEL",
+    "CHROMA_HOST",
+    "CHROMA_PORT",
+    "HF_HUB_OFFLINE",
+    "PYTHONPATH",
+    "LOG_LEVEL",
+)
+"""Passed through to a stdio MCP server (the SDK gives children only a minimal environment)."""
 
 TurnDetection = Literal["server_vad", "semantic_vad", "none"]
 McpTransport = Literal["http", "sse", "stdio"]
@@ -62,8 +77,10 @@ class Config:
     """MCP endpoint: `/mcp` for http, `/sse` for sse (`MCP_SERVER_URL`)."""
     mcp_transport: McpTransport = "http"
     """`http` (streamable HTTP), `sse` or `stdio` (`MCP_TRANSPORT`)."""
-    mcp_command: tuple[str, ...] = ("python", "-m", "mcp_server", "--transport", "stdio")
+    mcp_command: tuple[str, ...] = (sys.executable, "-m", "mcp_server", "serve", "--transport", "stdio")
     """Command spawned for the stdio transport (`MCP_COMMAND`, split on spaces)."""
+    mcp_env: tuple[tuple[str, str], ...] = ()
+    """Variables handed to the spawned stdio server (its workspace, scripts, library settings)."""
     mcp_auth_token: str | None = field(default=None, repr=False)
     """Bearer token for the MCP server (`MCP_AUTH_TOKEN`); never logged."""
     mcp_connect_timeout_s: float = 15.0
@@ -137,6 +154,7 @@ class Config:
             mcp_url=env.get("MCP_SERVER_URL", "").strip() or DEFAULT_MCP_URL,
             mcp_transport=choice("MCP_TRANSPORT", "http", ("http", "sse", "stdio")),  # type: ignore[arg-type]
             mcp_command=tuple(env.get("MCP_COMMAND", "").split()) or cls.mcp_command,
+            mcp_env=tuple((k, env[k]) for k in _SERVER_VARIABLES if env.get(k)),
             mcp_auth_token=env.get("MCP_AUTH_TOKEN", "").strip() or None,
             mcp_connect_timeout_s=number("MCP_CONNECT_TIMEOUT_S", 15.0, 0.1, 600),
             tool_timeout_s=number("TOOL_TIMEOUT_S", 30.0, 0.001, 3600),

@@ -85,8 +85,8 @@ class RealtimeSession:
         self.on_tool_result = on_tool_result
         self.instructions = config.instructions
         """Current session instructions (a script's coach persona replaces the default)."""
-        self.call_overheads_s: deque[float] = deque(maxlen=1000)
-        """Client time per tool call: arguments done to output sent, minus the MCP call."""
+        self.call_overheads_s: deque[float] = deque(maxlen=256)
+        """Client time of the last 256 tool calls: arguments done to output sent, minus the MCP call."""
         self._playback = Playback(audio_output)
         self._ledger = CallLedger()
         self._history = History(config.history_items)

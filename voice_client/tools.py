@@ -230,7 +230,8 @@ class McpTools:
         handler = self._on_message
         if config.mcp_transport == "stdio":
             command, *args = config.mcp_command
-            return Client(StdioServerParameters(command=command, args=args), message_handler=handler)
+            params = StdioServerParameters(command=command, args=args, env=dict(config.mcp_env))
+            return Client(params, message_handler=handler)
         if config.mcp_transport == "sse":
             return Client(
                 sse_client(config.mcp_url, headers=headers, timeout=10, sse_read_timeout=300), message_handler=handler
