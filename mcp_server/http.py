@@ -11,8 +11,11 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 
+import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -92,3 +95,30 @@ def build_app(mcp: MCPServer, config: Config) -> ASGIApp:
     if config.auth_token:
         return BearerAuth(app, config.auth_token)
     return app
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` with uvicorn in a daemon thread; yields the base URL ("http://127.0.0.1:PORT").
+
+    Port 0 picks a free port. The server is shut down (and the thread joined) on exit. Used by
+    `demo.py` to run the server beside the voice client, and by the tests.
+
+    Raises:
+        RuntimeError: if the server did not start within 20 s (e.g. the port is taken).
+    """
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="mcp-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the MCP HTTP server did not start on {host}:{port}")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
