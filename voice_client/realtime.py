@@ -300,8 +300,9 @@ def function_call_output(call_id: str, output: str) -> dict[str, Any]:
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
-def response_create() -> dict[str, Any]:
-    return {"type": "response.create"}
+def response_create(event_id: str | None = None) -> dict[str, Any]:
+    """`response.create`; `event_id` comes back in an `error` that refuses it."""
+    return {"type": "response.create", **({"event_id": event_id} if event_id else {})}
 
 
 def response_cancel(response_id: str | None = None) -> dict[str, Any]:

@@ -38,11 +38,15 @@ STABLE_CONNECTION_S = 10.0
 
 
 async def _notify(callback: Callback | None, *args: Any) -> None:
+    """Call a user callback; its failure is logged and never stops the session or a tool call."""
     if callback is None:
         return
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        await result
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # boundary: callbacks are the application's code (UI, demo)
+        logger.exception("callback %s failed", getattr(callback, "__name__", callback))
 
 
 class RealtimeSession:
@@ -97,6 +101,7 @@ class RealtimeSession:
         self._active: str | None = None  # response in progress
         self._awaiting = False  # response.create sent, response.created not yet seen
         self._want_response = False  # a response.create waits for the active one to finish
+        self._creates = 0  # numbers the event ids of our response.create events
         self._resume = False  # the socket dropped while the model owed an answer
         self._cancelled: deque[str] = deque(maxlen=32)
         self._closing = False
@@ -203,7 +208,8 @@ class RealtimeSession:
             return
         self._want_response = False
         self._awaiting = True
-        await self._send(realtime.response_create())
+        self._creates += 1
+        await self._send(realtime.response_create(f"create_{self._creates}"))
 
     # ------------------------------------------------------------------ connection loop
 
@@ -333,11 +339,13 @@ class RealtimeSession:
             return
         if event.code == "conversation_already_has_active_response":
             self._awaiting, self._want_response = False, True
+        elif event.event_id == f"create_{self._creates}":
+            self._awaiting = False  # our response.create was refused; nothing is coming
         logger.warning("Realtime error %s: %s", event.code, event.message)
 
     async def _on_response_done(self, event: realtime.ResponseDone) -> None:
         if self._active == event.response_id or self._active is None:
-            self._active = None
+            self._active, self._awaiting = None, False  # a done may arrive without its created
         if event.status == "failed":
             logger.warning("response %s failed: %s", event.response_id, event.error or "no details")
         self._ledger.response_done(event.response_id, event.status)

@@ -21,7 +21,8 @@ async def run_text_turn(
     """Send `text`, let the model run every tool call, and return its replies once its turn is done.
 
     The turn is done at the first `response.done` after which nothing is running or owed
-    (no active response, no pending tool call, no queued `response.create`).
+    (no active response, no pending tool call, no queued `response.create`), or when the server
+    refused the request with an `error` and nothing is running.
 
     Raises:
         TimeoutError: if the turn takes longer than `timeout_s`.
@@ -75,4 +76,6 @@ async def _until_done(session: RealtimeSession, on_text: Callable[[str], object]
                         on_text(text)
                 case realtime.ResponseDone(response_id=rid) if rid in ours and session.idle:
                     return replies
+                case realtime.ServerError() if session.idle:
+                    return replies  # the request was refused; nothing more is coming
     return replies

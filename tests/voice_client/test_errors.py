@@ -76,3 +76,31 @@ async def test_a_failed_response_does_not_continue_the_tool_loop(client_config: 
         await session.send_text("after", respond=False)
         await peer.finished()
     assert len(peer.of_type("response.create")) == 1
+
+
+async def test_a_refused_response_create_ends_the_turn_instead_of_hanging(
+    client_config: Callable[..., Config],
+) -> None:
+    def refuse(event: dict) -> list[dict]:
+        return [
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "invalid_value",
+                    "message": "Invalid response.",
+                    "event_id": event["event_id"],
+                },
+            }
+        ]
+
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", reply=session_updated),
+        Step("conversation.item.create"),
+        Step("response.create", reply=refuse),
+    ]
+    async with RealtimePeer(script) as peer, RealtimeSession(client_config(peer.url)) as session:
+        assert await run_text_turn(session, "hello", timeout_s=5) == []
+        assert session.idle
+        await peer.finished()
