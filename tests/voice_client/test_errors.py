@@ -11,6 +11,7 @@ from tests.realtime_peer import (
     RealtimePeer,
     Step,
     error,
+    function_call,
     response_created,
     response_done,
     session_created,
@@ -103,4 +104,39 @@ async def test_a_refused_response_create_ends_the_turn_instead_of_hanging(
     async with RealtimePeer(script) as peer, RealtimeSession(client_config(peer.url)) as session:
         assert await run_text_turn(session, "hello", timeout_s=5) == []
         assert session.idle
+        await peer.finished()
+
+
+async def test_a_failing_callback_does_not_stop_the_tool_loop(client_config: Callable[..., Config]) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the UI fell over")
+
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", reply=session_updated),
+        Step("conversation.item.create"),
+        Step(
+            "response.create",
+            send=[
+                response_created("resp_1"),
+                *function_call("resp_1", "call_1", "anything", "{}"),
+                response_done("resp_1"),
+            ],
+        ),
+        Step(
+            "conversation.item.create",
+            where=lambda e: (
+                e["item"]["type"] == "function_call_output" and "no tools are connected" in e["item"]["output"]
+            ),
+        ),
+        Step(
+            "response.create",
+            send=[response_created("resp_2"), *text_message("resp_2", "m", "Sorry."), response_done("resp_2")],
+        ),
+    ]
+    async with RealtimePeer(script) as peer:
+        async with RealtimeSession(
+            client_config(peer.url), on_tool_call=broken, on_tool_result=broken, on_response_received=broken
+        ) as session:
+            assert await run_text_turn(session, "do it") == ["Sorry."]
         await peer.finished()
