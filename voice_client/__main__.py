@@ -37,6 +37,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--text", help="send this text, run the tool calls, print the replies and exit")
     parser.add_argument("--wav", type=Path, help="use this WAV file as the user's turn instead of the microphone")
     parser.add_argument("--out-wav", type=Path, help="write the assistant's audio to this WAV file")
+    parser.add_argument("--no-tools", action="store_true", help="talk without connecting to the MCP server")
     parser.add_argument(
         "--mint-client-secret",
         action="store_true",
@@ -78,7 +79,8 @@ async def _run(config: Config, args: argparse.Namespace) -> None:
     transcript = Transcript(config.workspace_dir) if config.workspace_dir else None
     if transcript:
         logger.info("transcript: %s", transcript.path)
-    async with McpTools(config) as tools:
+    async with contextlib.AsyncExitStack() as stack:
+        tools = None if args.no_tools else await stack.enter_async_context(McpTools(config))
         callbacks: dict[str, Any] = {"on_tool_call": _show_tool_call, "on_tool_result": _show_tool_result}
         if args.text:
             async with RealtimeSession(config, tools=tools, transcript=transcript, **callbacks) as session:
@@ -90,7 +92,11 @@ async def _run(config: Config, args: argparse.Namespace) -> None:
 
 
 async def _run_wav(
-    config: Config, tools: McpTools, transcript: Transcript | None, args: argparse.Namespace, callbacks: dict[str, Any]
+    config: Config,
+    tools: McpTools | None,
+    transcript: Transcript | None,
+    args: argparse.Namespace,
+    callbacks: dict[str, Any],
 ) -> None:
     audio = _audio()
     pcm = audio.read_wav(args.wav)
@@ -108,7 +114,7 @@ async def _run_wav(
 
 
 async def _run_microphone(
-    config: Config, tools: McpTools, transcript: Transcript | None, callbacks: dict[str, Any]
+    config: Config, tools: McpTools | None, transcript: Transcript | None, callbacks: dict[str, Any]
 ) -> None:
     audio = _audio()
     with audio.Speaker() as speaker, audio.Microphone() as microphone:

@@ -68,8 +68,10 @@ class Speaker:
 
     @property
     def played_bytes(self) -> int:
+        """Bytes handed to the device minus what its output latency still holds (not yet heard)."""
+        latency_bytes = int(self._stream.latency * SAMPLE_RATE_HZ) * 2
         with self._lock:
-            return self._played
+            return max(self._played - latency_bytes, 0)
 
     def play(self, pcm: bytes) -> None:
         with self._lock:

@@ -6,8 +6,13 @@ MCP server over loopback HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
+import wave
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +29,8 @@ from voice_client.config import Config
 from voice_client.session import RealtimeSession
 from voice_client.tools import McpTools, ToolOutcome
 from voice_client.turns import run_text_turn, run_wav
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +65,43 @@ async def test_spoken_turn_through_the_local_engine(engine_url: str, client_conf
     assert heard and "morning" in heard[0].lower()
     assert replies and replies[0].lower().startswith("you said")
     assert sum(len(c) for c in sink.chunks) > 48 * 300  # some real speech came back
+
+
+async def test_cli_wav_in_wav_out_through_the_local_engine(engine_url: str, tmp_path: Path) -> None:
+    speech = tmp_path / "question.wav"
+    with wave.open(str(speech), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24000)
+        wav.writeframes(silence(300) + synthesize("Good morning to you."))
+    answer = tmp_path / "answer.wav"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "TRANSCRIPTION_MODEL": "whisper-1",
+        "MCP_SERVER_URL": "http://127.0.0.1:9/mcp",
+        "MCP_CONNECT_TIMEOUT_S": "0.5",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voice_client",
+        "--realtime-url",
+        engine_url,
+        "--wav",
+        str(speech),
+        "--out-wav",
+        str(answer),
+        "--no-tools",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert "morning" in out.decode().lower()
+    with wave.open(str(answer), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+        assert wav.getnframes() > 24000 // 2  # at least half a second of spoken reply
