@@ -207,9 +207,13 @@ class RealtimeSession:
             self._want_response = True
             return
         self._want_response = False
+        await self._send(self._create_event())
+
+    def _create_event(self) -> dict[str, Any]:
+        """A numbered `response.create` (an `error` naming its id means it was refused)."""
         self._awaiting = True
         self._creates += 1
-        await self._send(realtime.response_create(f"create_{self._creates}"))
+        return realtime.response_create(f"create_{self._creates}")
 
     # ------------------------------------------------------------------ connection loop
 
@@ -272,8 +276,7 @@ class RealtimeSession:
             resume = self._ledger.ready_to_continue(response_id, self._generation) or resume
         self._resume = False
         if resume and not self._ledger.in_flight():
-            self._awaiting = True
-            await realtime.send(ws, realtime.response_create())
+            await realtime.send(ws, self._create_event())
 
     def _on_drop(self) -> None:
         if self._active is not None:

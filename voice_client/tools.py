@@ -167,6 +167,8 @@ class McpTools:
             async with asyncio.timeout(timeout_s):
                 result = await self._call_once(name, args, timeout_s)
         except TimeoutError:
+            if not self._ready.is_set():
+                return failure(f"the tool server is unreachable (tried for {timeout_s:g} s); try again later")
             return failure(f"{name} timed out after {timeout_s:g} s", time.perf_counter() - started)
         except MCPError as exc:
             elapsed = time.perf_counter() - started

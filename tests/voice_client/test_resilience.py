@@ -157,3 +157,20 @@ async def test_mcp_server_restart_mid_session_reconnects_the_tools(
     assert outputs["call_a"]["success"] is True
     assert outputs["call_b"]["success"] is True, outputs["call_b"]
     assert (config.workspace_dir / "after.md").read_text().strip() == "after restart"
+
+
+async def test_a_dead_mcp_server_is_answered_to_the_model(
+    client_config: Callable[..., Config], config: ServerConfig
+) -> None:
+    server = _mcp_server(config)
+    base = server.__enter__()
+    try:
+        tools_config = client_config("ws://127.0.0.1:9/v1/realtime", base + "/mcp", TOOL_TIMEOUT_S="1")
+        async with McpTools(tools_config) as tools:
+            assert not (await tools.call("list_scripts", "{}")).is_error
+            await asyncio.to_thread(server.__exit__, None, None, None)
+            outcome = await tools.call("list_scripts", "{}")
+    finally:
+        server.__exit__(None, None, None)
+    assert outcome.is_error
+    assert "unreachable" in json.loads(outcome.output)["error"]
