@@ -129,13 +129,14 @@ async def _run_microphone(
         ) as session:
             print("Listening; press Ctrl+C to stop.", file=sys.stderr)
             async with asyncio.TaskGroup() as group:
-                group.create_task(_stream(microphone, session))
+                group.create_task(_stream(microphone, session, speaker if config.half_duplex else None))
                 group.create_task(_drain(session))
 
 
-async def _stream(microphone: Any, session: RealtimeSession) -> None:
+async def _stream(microphone: Any, session: RealtimeSession, mute_while: Any | None) -> None:
+    """Microphone to socket; with `mute_while` (the speaker), silence is sent while it is playing."""
     async for pcm in microphone:
-        await session.send_audio(pcm)
+        await session.send_audio(bytes(len(pcm)) if mute_while is not None and mute_while.busy else pcm)
 
 
 async def _drain(session: RealtimeSession) -> None:

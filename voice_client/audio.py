@@ -73,6 +73,12 @@ class Speaker:
         with self._lock:
             return max(self._played - latency_bytes, 0)
 
+    @property
+    def busy(self) -> bool:
+        """True while audio is queued (the assistant is audible)."""
+        with self._lock:
+            return bool(self._buffer)
+
     def play(self, pcm: bytes) -> None:
         with self._lock:
             self._buffer.extend(pcm)

@@ -71,6 +71,9 @@ class Config:
     """semantic_vad eagerness (`VAD_EAGERNESS`)."""
     interrupt_response: bool = True
     """Let the server cancel a running response when the user speaks (`VAD_INTERRUPT_RESPONSE`)."""
+    half_duplex: bool = False
+    """Mute the microphone while the assistant speaks (loudspeakers without echo cancellation;
+    the user then cannot interrupt) (`HALF_DUPLEX`)."""
     transcription_model: str | None = "gpt-4o-mini-transcribe"
     """Model for user transcripts, or None to disable (`TRANSCRIPTION_MODEL`, empty = off)."""
     mcp_url: str = DEFAULT_MCP_URL
@@ -150,6 +153,7 @@ class Config:
             vad_silence_ms=int(number("VAD_SILENCE_MS", 500, 0, 10000)),
             vad_eagerness=choice("VAD_EAGERNESS", "auto", ("low", "medium", "high", "auto")),  # type: ignore[arg-type]
             interrupt_response=choice("VAD_INTERRUPT_RESPONSE", "true", ("true", "false")) == "true",
+            half_duplex=choice("HALF_DUPLEX", "false", ("true", "false")) == "true",
             transcription_model=env.get("TRANSCRIPTION_MODEL", "gpt-4o-mini-transcribe").strip() or None,
             mcp_url=env.get("MCP_SERVER_URL", "").strip() or DEFAULT_MCP_URL,
             mcp_transport=choice("MCP_TRANSPORT", "http", ("http", "sse", "stdio")),  # type: ignore[arg-type]
