@@ -128,9 +128,13 @@ async def _run_microphone(
             **callbacks,
         ) as session:
             print("Listening; press Ctrl+C to stop.", file=sys.stderr)
-            async with asyncio.TaskGroup() as group:
-                group.create_task(_stream(microphone, session, speaker if config.half_duplex else None))
-                group.create_task(_drain(session))
+            streaming = asyncio.create_task(_stream(microphone, session, speaker if config.half_duplex else None))
+            try:
+                await _drain(session)  # ends (or raises RealtimeError) when the session ends
+            finally:
+                streaming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await streaming
 
 
 async def _stream(microphone: Any, session: RealtimeSession, mute_while: Any | None) -> None:
