@@ -106,7 +106,7 @@ class RealtimeSession:
         self._cancelled: deque[str] = deque(maxlen=32)
         self._closing = False
         self._error: BaseException | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._group: asyncio.TaskGroup | None = None
         self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -126,13 +126,10 @@ class RealtimeSession:
 
     async def __aexit__(self, *exc: object) -> None:
         self._closing = True
-        for task in [*self._tasks, self._runner]:
-            if task is not None:
-                task.cancel()
-        for task in [*self._tasks, self._runner]:
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._runner is not None:
+            self._runner.cancel()  # the TaskGroup cancels the tool calls with it
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
         if self._ws is not None:
             await self._ws.close()
 
@@ -218,30 +215,37 @@ class RealtimeSession:
     # ------------------------------------------------------------------ connection loop
 
     async def _run(self) -> None:
+        """The session's one TaskGroup: the socket loop here, tool calls and tool-list changes beside it."""
         try:
-            if self._tools is not None:
-                self._spawn(self._follow_tool_changes())
-            delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
-            async with contextlib.aclosing(realtime.connect(self._config).__aiter__()) as sockets:
-                async for ws in sockets:  # websockets redials failed connects with its own backoff
-                    opened = time.monotonic()
-                    await self._serve(ws)
-                    if self._closing:
-                        return
-                    if time.monotonic() - opened > STABLE_CONNECTION_S:
-                        delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
-                    delay_s = next(delays)  # a server that accepts and drops at once must not spin us
-                    logger.warning("Realtime socket closed; reconnecting in %.1f s", delay_s)
-                    if self._transcript:
-                        self._transcript.note("connection lost; reconnecting")
-                    await asyncio.sleep(delay_s)
-        except RealtimeError as exc:
-            self._error = exc
-        except Exception as exc:  # boundary: any connection failure ends the session with its reason
-            self._error = exc if isinstance(exc, OSError | RealtimeError) else ConnectionError(str(exc))
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                if self._tools is not None:
+                    group.create_task(self._follow_tool_changes())
+                await self._connect_forever()  # ends only by cancellation (close) or an error
+        except* RealtimeError as errors:
+            self._error = errors.exceptions[0]
+        except* Exception as errors:  # boundary: any connection failure ends the session with its reason
+            first = errors.exceptions[0]
+            self._error = first if isinstance(first, OSError) else ConnectionError(str(first))
         finally:
             self._connected.clear()
             self._end_events()
+
+    async def _connect_forever(self) -> None:
+        delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
+        async with contextlib.aclosing(realtime.connect(self._config).__aiter__()) as sockets:
+            async for ws in sockets:  # websockets redials failed connects with its own backoff
+                opened = time.monotonic()
+                await self._serve(ws)
+                if self._closing:
+                    return
+                if time.monotonic() - opened > STABLE_CONNECTION_S:
+                    delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
+                delay_s = next(delays)  # a server that accepts and drops at once must not spin us
+                logger.warning("Realtime socket closed; reconnecting in %.1f s", delay_s)
+                if self._transcript:
+                    self._transcript.note("connection lost; reconnecting")
+                await asyncio.sleep(delay_s)
 
     async def _serve(self, ws: ClientConnection) -> None:
         self._generation += 1
@@ -294,11 +298,6 @@ class RealtimeSession:
         if self._events.full():
             self._events.get_nowait()
         self._events.put_nowait(_END)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _follow_tool_changes(self) -> None:
         assert self._tools is not None
@@ -359,7 +358,8 @@ class RealtimeSession:
         call = self._ledger.register(event.call_id, event.name, event.arguments, event.response_id)
         if call is not None:
             self._history.call(call)
-            self._spawn(self._run_call(call))
+            assert self._group is not None  # set by _run before any event is dispatched
+            self._group.create_task(self._run_call(call))
             return
         logger.warning("call %s (%s) was already executed; not running it again", event.call_id, event.name)
         known = self._ledger.get(event.call_id)
