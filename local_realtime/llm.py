@@ -23,18 +23,28 @@ from local_realtime.grammar import GrammarSampler, allowed_replies, reply_schema
 
 logger = logging.getLogger(__name__)
 
+PARAM_NOTE_CHARS = 80  # a required parameter's description, cut to this
+TOOL_NOTE_CHARS = 240  # a tool description, cut to this (the tools block is prefilled once, then cached)
 RESULT_MAX_CHARS = 1200  # tool output shown to the model; prefill runs at ~60 tok/s here
 _FORMAT = (
-    'Reply with ONE JSON object only: {"tool": "<name>", "arguments": {...}} to call a tool, '
-    'or {"say": "<short spoken answer>"} when no tool is needed (greetings, thanks, questions, '
-    "small talk). Spoken answers are heard, not read: one or two short sentences, no lists or markdown."
+    'Reply with ONE JSON object only: {"tool": "<name>", "arguments": {...}} to call a tool, or '
+    '{"say": "<short spoken answer>"}. Call a tool only when the user asks for something a tool does; '
+    "answer greetings, thanks, questions, jokes and small talk yourself with say. Never make up ids or "
+    "names the user and the tools have not given. Spoken answers are "
+    "heard, not read: one or two short sentences, no lists or markdown."
 )
 _AFTER_RESULT = "Tell the user the outcome in one or two short spoken sentences."
 _EXAMPLES: list[tuple[str, str | None, dict[str, Any]]] = [
     ("I'd like to work on a blog post.", "load_script", {"script_name": "blog_writer"}),
-    ("Could you open the file shopping.md for me?", "file_operation", {"operation": "read", "filename": "shopping.md"}),
+    ("Could you open my shopping file?", "file_operation", {"operation": "read", "filename": "shopping.md"}),
+    (
+        "Make a copy of report.md called old-report.md.",
+        "file_operation",
+        {"operation": "save_as", "filename": "report.md", "new_filename": "old-report.md"},
+    ),
     ("Do we have anything in the library about climate change?", "search_library", {"query": "climate change"}),
     ("Okay, that part is done. Let's move on.", "next_stage", {}),
+    ("What's the capital of France?", None, {"say": "The capital of France is Paris."}),
     ("Good morning!", None, {"say": "Good morning! What would you like to do today?"}),
 ]
 
@@ -49,8 +59,12 @@ def render_tools(tools: Sequence[ToolSpec]) -> str:
     for tool in tools:
         schema = sanitize_schema(tool.parameters or {})
         required = set(schema.get("required", []))
-        params = [_render_param(n, s, n in required) for n, s in schema.get("properties", {}).items()]
-        lines.append(f"- {tool.name}({', '.join(params)}): {_first_sentence(tool.description)}")
+        notes = (tool.parameters or {}).get("properties", {})
+        params = [
+            _render_param(n, s, n in required, notes.get(n, {}).get("description", ""))
+            for n, s in schema.get("properties", {}).items()
+        ]
+        lines.append(f"- {tool.name}({', '.join(params)}): {_clip(tool.description, TOOL_NOTE_CHARS)}")
     return "\n".join(lines)
 
 
@@ -58,7 +72,7 @@ def pick_examples(tools: Sequence[ToolSpec]) -> list[tuple[str, dict[str, Any]]]
     """Few-shot turns that only use tools (and argument values) valid in `tools`.
 
     Returns:
-        list of (user text, reply object), at most one per tool, always ending with a say example.
+        list of (user text, reply object) in a fixed order, ending with spoken (say) examples.
     """
     by_name = {t.name: sanitize_schema(t.parameters) for t in tools}
     picked = []
@@ -239,6 +253,7 @@ class LlamaBrain:
                 break
             cached += 1
         llm.n_tokens = cached  # llm.eval drops the KV cache past n_tokens
+        logger.debug("Prompt %d tokens, %d from the cache", len(tokens), cached)
         for start in range(cached, len(tokens), self._chunk):
             if stop.is_set():
                 return False
@@ -268,8 +283,13 @@ def _to_call(raw: str) -> Iterator[BrainOutput]:
         yield TextDelta("Sorry, I lost my train of thought. Could you say that again?")
 
 
-def _render_param(name: str, schema: dict[str, Any], required: bool) -> str:
-    label = name if required else name + "?"
+def _render_param(name: str, schema: dict[str, Any], required: bool, description: str) -> str:
+    if not required:
+        label = name + "?"  # optional: name only, so a 13-parameter tool still fits one line
+    elif description and "enum" not in schema:
+        label = f"{name} ({_clip(description, PARAM_NOTE_CHARS)})"  # e.g. the valid script names
+    else:
+        label = name
     if "enum" in schema:
         return f"{label}: " + "|".join(json.dumps(v) for v in schema["enum"])
     if "properties" in schema:
@@ -278,10 +298,9 @@ def _render_param(name: str, schema: dict[str, Any], required: bool) -> str:
     return f"{label}: {kind}" if isinstance(kind, str) and kind != "string" else label
 
 
-def _first_sentence(text: str) -> str:
+def _clip(text: str, max_chars: int) -> str:
     text = " ".join(text.split())
-    match = re.search(r"(?<=[.!?])\s", text)
-    return text[: match.start()] if match else text
+    return text if len(text) <= max_chars else text[: text.rfind(" ", 0, max_chars)] + " ..."
 
 
 def _fits(args: dict[str, Any], schema: dict[str, Any]) -> bool:

@@ -22,15 +22,35 @@ from tests.servers import make_config
 
 
 def test_each_tool_is_one_short_line_with_enums_and_optional_marks() -> None:
-    tools = [ToolSpec("file_operation", "Read and edit files.\n\nMore detail here.", FILE_SCHEMA), REMINDER]
+    long_description = "Read and edit files.\n\n" + "More detail here. " * 30
+    tools = [ToolSpec("file_operation", long_description, FILE_SCHEMA), REMINDER]
 
     lines = render_tools(tools).splitlines()
 
-    assert lines[0] == (
+    assert len(lines) == 2
+    assert lines[0].startswith(
         '- file_operation(operation: "read"|"append", filename?, content?, line_number?: integer, note?): '
-        "Read and edit files."
+        "Read and edit files. More detail here. More"
     )
-    assert lines[1] == "- set_reminder(text, at: {hour, minute}): Remind the user at a time of day."
+    assert lines[0].endswith(" ...") and lines[0].count("More detail") < 20  # cut at TOOL_NOTE_CHARS
+    assert lines[1] == "- set_reminder(text, at: {hour, minute}): Remind the user at a time of day. Times are 24-hour."
+
+
+def test_required_parameters_carry_their_description_in_brief() -> None:
+    described = {
+        "type": "object",
+        "properties": {
+            "script_name": {"type": "string", "description": "One of: blog_writer, improv_game."},
+            "notes": {"type": "string", "description": "word " * 40},
+        },
+        "required": ["script_name", "notes"],
+    }
+
+    line = render_tools([ToolSpec("load_script", "Start a script.", described)])
+
+    assert line.startswith("- load_script(script_name (One of: blog_writer, improv_game.), notes (word word")
+    assert line.endswith(" ...)): Start a script.")
+    assert line.count("word") == 16  # cut at 80 characters, on a word boundary
 
 
 def test_examples_only_use_tools_and_values_that_exist() -> None:
@@ -44,7 +64,7 @@ def test_examples_only_use_tools_and_values_that_exist() -> None:
 
     examples = pick_examples(tools)
 
-    assert [reply.get("tool") for _, reply in examples] == ["search_library", None]
+    assert [reply.get("tool") for _, reply in examples] == ["search_library", None, None]
     assert "say" in examples[-1][1]
 
 
