@@ -107,7 +107,9 @@ def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Ite
     Raises:
         RuntimeError: if the server did not start within 20 s (e.g. the port is taken).
     """
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    )
     thread = threading.Thread(target=server.run, name="mcp-http", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
