@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,15 @@ def mcp_url(config: Config) -> Iterator[str]:
     """The real MCP server over streamable HTTP on 127.0.0.1; yields ".../mcp"."""
     with running_mcp_server(config) as base:
         yield base + "/mcp"
+
+
+@pytest.fixture(scope="session")
+def real_engine() -> Any:
+    """The offline engine exactly as `demo.py` builds it: warmed Qwen 1.5B, Whisper tiny.en, piper, Silero.
+
+    Loaded once per test session (about 20 s); the GGUF is assembled into `./.models` on first use.
+    """
+    from local_realtime.__main__ import build_engine
+    from local_realtime.config import Config as EngineConfig
+
+    return build_engine(EngineConfig.from_env({}))

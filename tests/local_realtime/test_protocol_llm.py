@@ -9,20 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.asyncio.client import connect
 
-from local_realtime.__main__ import build_engine
-from local_realtime.config import Config
 from local_realtime.engine import Engine
 from local_realtime.server import serve_engine
 from tests.local_realtime.test_protocol import SCRIPT_TOOL, Peer, first
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def real_engine() -> Engine:
-    """What `python -m local_realtime` serves: the packaged model (assembled into .models on first
-    use) warmed up, Whisper, the piper voice and Silero VAD."""
-    return build_engine(Config.from_env({}))
 
 
 @pytest.fixture
