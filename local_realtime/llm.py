@@ -166,7 +166,7 @@ class LlamaBrain:
         model_path: Path,
         n_ctx: int = 4096,
         n_threads: int | None = None,
-        max_tokens: int = 320,
+        max_tokens: int = 512,
         prefill_chunk: int = 64,
     ) -> None:
         try:
