@@ -199,8 +199,12 @@ def heading_path(headings: list[Heading], char_pos: int) -> str:
     return " > ".join(h.title for h in stack)
 
 
-def chunk_document(document: ParsedDocument, embedder: Embedder, overlap_tokens: int = 40) -> list[Chunk]:
-    """Cut a document into overlapping chunks of at most `embedder.max_tokens` tokens (specials included).
+def chunk_document(
+    document: ParsedDocument, embedder: Embedder, chunk_tokens: int = 256, overlap_tokens: int = 40
+) -> list[Chunk]:
+    """Cut a document into overlapping chunks of at most `chunk_tokens` tokens, specials included.
+
+    `chunk_tokens` is capped at `embedder.max_tokens`, so the model never truncates a chunk.
 
     Markdown and EPUB sections are chunked separately, so a chunk's heading is the section it comes from.
     Cuts prefer a paragraph break, then a sentence end, then a word boundary, in the last 40% of a window.
@@ -208,7 +212,8 @@ def chunk_document(document: ParsedDocument, embedder: Embedder, overlap_tokens:
     """
     text = document.text
     spans = embedder.token_spans(text)
-    budget = embedder.max_tokens - embedder.count_tokens("")
+    limit = min(chunk_tokens, embedder.max_tokens)
+    budget = limit - embedder.count_tokens("")
     chunks: list[Chunk] = []
     for first, last in _sections(document, spans):
         start = first
@@ -217,7 +222,7 @@ def chunk_document(document: ParsedDocument, embedder: Embedder, overlap_tokens:
             while True:
                 cut = end if end == last else _best_cut(text, spans, start, end)
                 char_start, char_end = spans[start][0], spans[cut - 1][1]
-                if embedder.count_tokens(text[char_start:char_end]) <= embedder.max_tokens or cut - start <= 1:
+                if embedder.count_tokens(text[char_start:char_end]) <= limit or cut - start <= 1:
                     break
                 end = cut - 1  # re-tokenised differently (a cut inside a word): shrink and retry
             chunk_text = text[char_start:char_end]

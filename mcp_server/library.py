@@ -29,6 +29,7 @@ from mcp_server.documents import (
     parse_document,
 )
 from mcp_server.embedder import Embedder
+from mcp_server.keyword_index import KeywordIndex
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class UnknownDocument(LookupError):
 
 class EmptyQuery(ValueError):
     """A search or question was blank."""
+
+
+class EmptyLibrary(LookupError):
+    """Nothing is indexed yet (the library folder is empty, or the first index run is still going)."""
 
 
 class IndexMismatch(ValueError):
@@ -187,6 +192,8 @@ class Library:
         self._thread: threading.Thread | None = None
         self._parsed: dict[tuple[str, int, int], ParsedDocument] = {}
         self._opened: tuple[Any, Any] | None = None
+        self._keywords: KeywordIndex | None = None
+        self._keywords_lock = threading.Lock()
 
     # -- collections ------------------------------------------------------------------------------
 
@@ -242,6 +249,8 @@ class Library:
                     if name in {c.name for c in self._client.list_collections()}:
                         self._client.delete_collection(name)
             report = self._index(progress or (lambda _p: None))
+            if report.added or report.updated or report.removed or rebuild:
+                self._keywords = None
             report.seconds = time.perf_counter() - started
             logger.info(
                 "Indexed library: %d added, %d updated, %d removed, %d unchanged, %d failed, %d chunks in %.1f s",
@@ -320,8 +329,13 @@ class Library:
         """Index in a daemon thread if the index is stale or empty; returns the thread, or None if current.
 
         Searches keep working (on what is indexed so far) while it runs; `close()` stops it between batches.
+        An index built with another model is left alone (logged): the tools report the reindex fix.
         """
-        if not self.is_stale():
+        try:
+            if not self.is_stale():
+                return None
+        except IndexMismatch as exc:
+            logger.warning("Not indexing in the background: %s", exc)
             return None
         self._thread = threading.Thread(target=self._background_index, name="library-index", daemon=True)
         self._thread.start()
@@ -330,6 +344,7 @@ class Library:
     def _background_index(self) -> None:
         try:
             self.index()
+            self.prepare_search()
         except Exception:  # boundary: a thread's failure must be logged, not lost
             logger.exception("Background library indexing failed")
 
@@ -351,37 +366,69 @@ class Library:
         return sorted(self._records().values(), key=lambda d: d.document_id)
 
     def search(self, query: str, top_k: int = 5, document_id: str | None = None) -> list[Hit]:
-        """Chunks most similar to `query`: list of `Hit`, best first (highest score), at most `top_k`.
+        """Chunks that best answer `query`: list of `Hit`, best first, at most `top_k`.
+
+        Ranking fuses BM25 keyword ranks with embedding ranks (reciprocal rank fusion), so both exact words
+        and paraphrases are found; each hit's `score` is its cosine similarity (higher = closer in meaning).
 
         Raises:
             EmptyQuery: if `query` is blank.
             UnknownDocument: if `document_id` is given and not indexed.
             IndexMismatch: if the index was built with another model.
+            EmptyLibrary: if nothing is indexed yet.
         """
         if not query.strip():
             raise EmptyQuery("The query is empty: say what to look for, e.g. 'what Thoreau says about simplicity'.")
         chunks_col, _ = self._collections()
+        if chunks_col.count() == 0:
+            raise EmptyLibrary(
+                "The library is still being indexed; try again in a minute."
+                if self.indexing
+                else f"The library index is empty: add .md/.txt/.pdf/.epub files to {self.library_dir} "
+                "and call index_library."
+            )
         if document_id is not None:
             self._require(document_id)
         vector = self.embedder.embed([query])
+        pool = max(20, 4 * top_k)  # each ranking's candidates; fused by reciprocal rank
         got = chunks_col.query(
             query_embeddings=vector,
-            n_results=top_k,
+            n_results=pool,
             where={"document_id": document_id} if document_id else None,
             include=["documents", "metadatas", "distances"],
         )
-        return [
-            Hit(
-                document_id=str(meta["document_id"]),
-                title=str(meta["title"]),
-                heading=str(meta["heading"]),
-                score=round(1.0 - float(distance), 4),
-                passage=_trim(text),
-                char_start=int(meta["char_start"]),
-                char_end=int(meta["char_end"]),
-            )
-            for text, meta, distance in zip(got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
-        ]
+        rows = {i: (t, m, 1.0 - float(d)) for i, t, m, d in zip(*(got[f][0] for f in _QUERY_FIELDS), strict=True)}
+        semantic = list(rows)
+        keyword = self._keyword_index().search(query, pool, document_id)
+        fused: dict[str, float] = {}
+        for ranking, weight in ((keyword, 1.0), (semantic, _SEMANTIC_WEIGHT)):
+            for rank, chunk_id in enumerate(ranking):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (60 + rank)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)[:top_k]
+        missing = [i for i in best if i not in rows]
+        if missing:
+            extra = chunks_col.get(ids=missing, include=["documents", "metadatas", "embeddings"])
+            for i, t, m, e in zip(*(extra[f] for f in ("ids", "documents", "metadatas", "embeddings")), strict=True):
+                rows[i] = (t, m, float(np.dot(np.asarray(e, dtype=np.float32), vector[0])))
+        return [_hit(*rows[i]) for i in best if i in rows]
+
+    def prepare_search(self) -> None:
+        """Build the in-memory keyword index now (about 1 s per 10,000 chunks) instead of at the first search."""
+        self._keyword_index()
+
+    def _keyword_index(self) -> KeywordIndex:
+        """The BM25 index over every stored chunk, built on first use after each index change."""
+        with self._keywords_lock:
+            if self._keywords is None:
+                chunks_col, _ = self._collections()
+                ids, texts, groups = [], [], []
+                for offset in range(0, chunks_col.count(), 5000):
+                    page = chunks_col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+                    ids += page["ids"]
+                    texts += page["documents"]
+                    groups += [str(m["document_id"]) for m in page["metadatas"]]
+                self._keywords = KeywordIndex(ids, texts, groups)
+            return self._keywords
 
     def ask(self, document_id: str, question: str, top_k: int = 3) -> Answer:
         """Passages of one document that answer `question`, best first, and the best-matching sentence.
@@ -443,6 +490,23 @@ def _record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
         "indexed_at": indexed_at,
         "sha256": digest,
     }
+
+
+_QUERY_FIELDS = ("ids", "documents", "metadatas", "distances")
+_SEMANTIC_WEIGHT = 0.5
+"""Weight of the embedding ranking against BM25's (1.0) in the reciprocal-rank fusion."""
+
+
+def _hit(text: str, meta: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        document_id=str(meta["document_id"]),
+        title=str(meta["title"]),
+        heading=str(meta["heading"]),
+        score=round(score, 4),
+        passage=_trim(text),
+        char_start=int(meta["char_start"]),
+        char_end=int(meta["char_end"]),
+    )
 
 
 def _trim(text: str) -> str:

@@ -23,6 +23,7 @@ from mcp_server.library import (
     MAX_READ_CHARS,
     Answer,
     DocumentInfo,
+    EmptyLibrary,
     EmptyQuery,
     Hit,
     IndexMismatch,
@@ -45,7 +46,7 @@ def _as_tool_errors() -> Iterator[None]:
     """Library errors become ToolErrors the model can act on (their messages name the fix)."""
     try:
         yield
-    except (UnknownDocument, EmptyQuery, IndexMismatch, ValueError) as exc:
+    except (UnknownDocument, EmptyLibrary, EmptyQuery, IndexMismatch, ValueError) as exc:
         raise ToolError(str(exc)) from exc
 
 
