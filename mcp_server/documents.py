@@ -287,3 +287,22 @@ def _word_start(text: str, spans: list[tuple[int, int]], k: int, limit: int) -> 
         if _gap(text, spans, j):
             return j
     return k
+
+
+_BLOCK = re.compile(r"[^\n]+(?:\n(?![ \t]*(?:[#>*|-]|\d+\.|\n))[^\n]*)*")
+"""A paragraph, list item, heading or table row: lines up to a blank line or a line opening a markdown block."""
+_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"'”’)]*|$)")
+_MARKUP = re.compile(r"^[\s#>*|-]*(?:\d+\.\s+)?(?:\*\*)?")
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
+    """Sentences of `text` with at least 4 words, markup stripped: (sentence, start, end), offsets + `offset`."""
+    found = []
+    for block in _BLOCK.finditer(text):
+        for match in _SENTENCE.finditer(block.group()):
+            lead = len(_MARKUP.match(match.group()).group())  # type: ignore[union-attr]
+            sentence = match.group()[lead:].rstrip()
+            if len(sentence.split()) >= 4:
+                start = offset + block.start() + match.start() + lead
+                found.append((sentence, start, start + len(sentence)))
+    return found

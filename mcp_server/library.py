@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings
 
+from mcp_server.citations import MAX_PASSAGE_CHARS, Answer, AnswerHint, Hit, Passage
 from mcp_server.documents import (
     SUPPORTED_SUFFIXES,
     Chunk,
@@ -27,14 +27,13 @@ from mcp_server.documents import (
     UnreadableDocument,
     chunk_document,
     parse_document,
+    split_sentences,
 )
 from mcp_server.embedder import Embedder
 from mcp_server.keyword_index import KeywordIndex
 
 logger = logging.getLogger(__name__)
 
-MAX_PASSAGE_CHARS = 1500
-"""Passages in results are trimmed to this many characters; `read_passage` pages through the rest."""
 MAX_READ_CHARS = 4000
 """Longest text one `read_passage` call returns."""
 _EMBED_BATCH = 64
@@ -65,21 +64,6 @@ class IndexMismatch(ValueError):
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One search result; `passage` is the chunk text, trimmed to `MAX_PASSAGE_CHARS`."""
-
-    document_id: str
-    title: str
-    heading: str
-    score: float
-    """Cosine similarity, -1..1: HIGHER is better."""
-    passage: str
-    char_start: int
-    char_end: int
-    """Offsets of the whole chunk in the document's parsed text (read it with `read_passage`)."""
-
-
-@dataclass(frozen=True)
 class DocumentInfo:
     """One indexed document."""
 
@@ -90,41 +74,6 @@ class DocumentInfo:
     indexed_at: str
     """ISO 8601 UTC."""
     sha256: str
-
-
-@dataclass(frozen=True)
-class AnswerHint:
-    """The single sentence of the retrieved passages that best matches the question, quoted verbatim."""
-
-    sentence: str
-    document_id: str
-    char_start: int
-    char_end: int
-    score: float
-    """Cosine similarity to the question; higher is better."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """Passages answering a question about one document, best first, plus a quoted answer hint."""
-
-    question: str
-    answer_hint: AnswerHint | None
-    passages: list[Hit]
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A stretch of a document's parsed text."""
-
-    document_id: str
-    title: str
-    char_start: int
-    char_end: int
-    total_chars: int
-    text: str
-    next_char_start: int | None
-    """Where to continue reading, or None at the end of the document."""
 
 
 @dataclass(frozen=True)
@@ -436,7 +385,7 @@ class Library:
         The hint is a sentence quoted from those passages, never generated text. Raises as `search`.
         """
         hits = self.search(question, top_k=top_k, document_id=document_id)
-        sentences = [s for hit in hits for s in _sentences(hit)]
+        sentences = [s for hit in hits for s in split_sentences(hit.passage, hit.char_start)]
         if not sentences:
             return Answer(question, None, hits)
         vectors = self.embedder.embed([question] + [text for text, _, _ in sentences])
@@ -511,22 +460,3 @@ def _hit(text: str, meta: dict[str, Any], score: float) -> Hit:
 
 def _trim(text: str) -> str:
     return text if len(text) <= MAX_PASSAGE_CHARS else text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
-
-
-_BLOCK = re.compile(r"[^\n]+(?:\n(?![ \t]*(?:[#>*|-]|\d+\.|\n))[^\n]*)*")
-"""A paragraph, list item, heading or table row: lines up to a blank line or a line opening a markdown block."""
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"'”’)]*|$)")
-_MARKUP = re.compile(r"^[\s#>*|-]*(?:\d+\.\s+)?(?:\*\*)?")
-
-
-def _sentences(hit: Hit) -> list[tuple[str, int, int]]:
-    """Sentences of a hit's passage with at least 4 words: (text, char_start, char_end) in the document."""
-    found = []
-    for block in _BLOCK.finditer(hit.passage):
-        for match in _SENTENCE.finditer(block.group()):
-            lead = len(_MARKUP.match(match.group()).group())  # type: ignore[union-attr]
-            text = match.group()[lead:].rstrip()
-            if len(text.split()) >= 4:
-                start = hit.char_start + block.start() + match.start() + lead
-                found.append((text, start, start + len(text)))
-    return found

@@ -19,18 +19,16 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from mcp_server.citations import Answer, Hit, Passage
 from mcp_server.library import (
     MAX_READ_CHARS,
-    Answer,
     DocumentInfo,
     EmptyLibrary,
     EmptyQuery,
-    Hit,
     IndexMismatch,
     IndexProgress,
     IndexReport,
     Library,
-    Passage,
     UnknownDocument,
 )
 
