@@ -460,3 +460,36 @@ def _hit(text: str, meta: dict[str, Any], score: float) -> Hit:
 
 def _trim(text: str) -> str:
     return text if len(text) <= MAX_PASSAGE_CHARS else text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
+def index_with_progress(library: Library, rebuild: bool = False) -> IndexReport:
+    """Index `library` in the foreground with a rich progress bar on stderr (documents, chunks, chunks/s, ETA)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks · {task.fields[documents]} documents · {task.fields[rate]:.1f} chunks/s · ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("Indexing", total=None, documents="0/0", rate=0.0)
+        started = time.perf_counter()
+
+        def show(p: IndexProgress) -> None:
+            rate = p.chunks_done / max(time.perf_counter() - started, 1e-6)
+            documents = f"{p.documents_done}/{p.documents_total}"
+            bar.update(task, completed=p.chunks_done, total=p.chunks_total, documents=documents, rate=rate)
+
+        report = library.index(show, rebuild=rebuild)
+    console.print(
+        f"Library indexed in {report.seconds:.1f} s: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged, {len(report.failed)} failed "
+        f"({report.chunks_embedded} chunks embedded)."
+    )
+    for document_id, reason in report.failed.items():
+        console.print(f"[yellow]skipped {document_id}: {reason}")
+    return report

@@ -11,7 +11,15 @@ import numpy.typing as npt
 import pytest
 
 from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.library import EmptyLibrary, EmptyQuery, IndexMismatch, IndexProgress, Library, UnknownDocument
+from mcp_server.library import (
+    EmptyLibrary,
+    EmptyQuery,
+    IndexMismatch,
+    IndexProgress,
+    Library,
+    UnknownDocument,
+    index_with_progress,
+)
 from tests.mcp_server.test_documents import make_epub, make_pdf
 
 
@@ -176,3 +184,12 @@ def test_a_rare_exact_word_is_found_by_keyword_ranking(library: Library, sample_
     library.index()
 
     assert library.search("zorblax", top_k=1)[0].document_id == "boiler.md"
+
+
+def test_terminal_indexer_reports_what_it_did(
+    sample_library: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder, capsys: pytest.CaptureFixture[str]
+):
+    report = index_with_progress(Library(sample_library, tmp_path / "index", embedder))
+
+    assert len(report.added) == 4 and report.chunks_embedded > 4
+    assert "Library indexed" in capsys.readouterr().err
