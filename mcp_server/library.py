@@ -116,6 +116,7 @@ class Library:
         chroma_host: use the Chroma server at this host instead of the embedded store.
         chroma_port: port of that server.
         collection: prefix of the two Chroma collection names.
+        semantic_weight: weight of the embedding ranking against the keyword ranking (1.0) in search.
     """
 
     def __init__(
@@ -127,6 +128,7 @@ class Library:
         chroma_host: str | None = None,
         chroma_port: int = 8000,
         collection: str = "library",
+        semantic_weight: float = 0.5,
     ):
         self.library_dir, self.embedder = Path(library_dir), embedder
         settings = Settings(anonymized_telemetry=False)
@@ -136,6 +138,8 @@ class Library:
             Path(index_dir).mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(index_dir), settings=settings)
         self._names = (f"{collection}-chunks", f"{collection}-documents")
+        self.semantic_weight = semantic_weight
+        """Weight of the embedding ranking against BM25's (1.0) when fusing ranks; 0 = keywords only."""
         self._index_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -350,7 +354,7 @@ class Library:
         semantic = list(rows)
         keyword = self._keyword_index().search(query, pool, document_id)
         fused: dict[str, float] = {}
-        for ranking, weight in ((keyword, 1.0), (semantic, _SEMANTIC_WEIGHT)):
+        for ranking, weight in ((keyword, 1.0), (semantic, self.semantic_weight)):
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (60 + rank)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:top_k]
@@ -442,8 +446,6 @@ def _record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
 
 
 _QUERY_FIELDS = ("ids", "documents", "metadatas", "distances")
-_SEMANTIC_WEIGHT = 0.5
-"""Weight of the embedding ranking against BM25's (1.0) in the reciprocal-rank fusion."""
 
 
 def _hit(text: str, meta: dict[str, Any], score: float) -> Hit:
