@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -78,6 +78,16 @@ class Brain(Protocol):
         stop: threading.Event,
     ) -> Iterator[BrainOutput]: ...
 
+    def warm(self, tools: list[ToolSpec], instructions: str) -> None:
+        """Prepare for replies with these tools and instructions (e.g. prefill a prompt cache)."""
+        ...
+
+
+def tool_specs(tools: Iterable[dict[str, Any]]) -> list[ToolSpec]:
+    """Realtime function tools (`{type, name, description, parameters}` dicts) as `ToolSpec`s."""
+    empty = {"type": "object", "properties": {}}
+    return [ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or empty) for t in tools]
+
 
 class RuleBrain:
     """A deterministic brain for tests: keyword rules, no model.
@@ -117,6 +127,9 @@ class RuleBrain:
                 yield FunctionCall("load_script", json.dumps({"script_name": script.group(1).replace(" ", "_")}))
                 return
         yield from _words(f"You said: {last.text}", stop)
+
+    def warm(self, tools: list[ToolSpec], instructions: str) -> None:
+        """Nothing to prepare: rules need no prompt cache."""
 
 
 def _words(text: str, stop: threading.Event) -> Iterator[TextDelta]:

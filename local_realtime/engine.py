@@ -72,6 +72,10 @@ class Engine:
             lambda: self.brain.reply(instructions, history, tools, tool_choice, stop), self._brain_lock, stop
         )
 
+    async def prepare(self, tools: list[ToolSpec], instructions: str) -> None:
+        """Warm the brain for a session's tools (prefills the prompt prefix the next reply reuses)."""
+        await asyncio.to_thread(self.brain.warm, tools, instructions)
+
     def speech(self, text: str, stop: threading.Event) -> AsyncIterator[bytes]:
         """Stream `text` as PCM16 mono 24 kHz chunks; stops soon after `stop` is set."""
         return _stream(lambda: self.synthesizer.synthesize(text), self._tts_lock, stop)

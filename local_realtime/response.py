@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from local_realtime.brain import FunctionCall, ToolSpec
+from local_realtime.brain import FunctionCall, tool_specs
 from local_realtime.conversation import Conversation, new_id
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
@@ -120,10 +120,7 @@ class Response:
         system, history = self._conversation.entries()
         instructions = "\n".join(filter(None, [self._settings.instructions, system]))
         self._input_chars = len(instructions) + sum(len(e.text) for e in history)
-        tools = [
-            ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or {"type": "object", "properties": {}})
-            for t in self._settings.tools
-        ]
+        tools = tool_specs(self._settings.tools)
         choice = self._settings.tool_choice
         async for out in self._engine.replies(instructions, history, tools, choice, self._stop):
             if isinstance(out, FunctionCall):

@@ -21,6 +21,7 @@ from websockets.asyncio.server import Response as HttpResponse
 from websockets.exceptions import ConnectionClosed
 
 from local_realtime import events
+from local_realtime.brain import tool_specs
 from local_realtime.conversation import Conversation, new_id, normalize_item
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
@@ -155,6 +156,8 @@ class Connection:
                 config = self._config.updated(session)
                 if config.turn_detection != self._config.turn_detection:
                     await self._listen(config)
+                if config.tools and config.tools != self._config.tools:
+                    self._warm(config)
                 self._config = config
                 self._emit({"type": "session.updated", "session": config.to_wire()})
             case events.AudioAppend(audio=audio):
@@ -203,6 +206,19 @@ class Connection:
                 if self._response is None or response_id not in (None, self._response.id):
                     raise ProtocolError("response_cancel_not_active", "Cancellation failed: no active response found.")
                 self._response.cancel("client_cancelled")
+
+    def _warm(self, config: SessionConfig) -> None:
+        """Prefill the brain's prompt for the new tools in the background, so the first turn is fast."""
+
+        async def warm() -> None:
+            try:
+                await self._engine.prepare(tool_specs(config.tools), config.instructions)
+            except (RuntimeError, ValueError, OSError) as exc:  # a failed warm-up only costs speed
+                logger.warning("warming the brain for new tools failed: %s", exc)
+
+        task = asyncio.create_task(warm())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _listen(self, config: SessionConfig) -> None:
         try:

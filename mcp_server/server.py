@@ -145,14 +145,18 @@ def _add_script_tools(mcp: MCPServer, scripts: ScriptLibrary, sessions: ScriptSe
             "errors": errors,
         }
 
-    @mcp.tool(annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
+    found, _ = scripts.scan()
+    catalogue = "; ".join(f"{name} = {script.title}" for name, script in found.items())
+
+    @mcp.tool(
+        annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False),
+        description=f"Start a guided script at its first stage: {catalogue}. Switches away from any running "
+        "script. Follow the returned instructions: they tell you how to coach the user in this stage.",
+    )
     def load_script(
-        script_name: Annotated[str, Field(description="e.g. blog_writer, improv_game, email_workshop")],
+        script_name: Annotated[str, Field(description="The script's name, e.g. blog_writer (list_scripts has all)")],
         ctx: Context,
     ) -> ScriptResult:
-        """Start a guided script at its first stage (switches away from any running script).
-
-        Follow the returned instructions: they tell you how to coach the user in this stage."""
         with _as_tool_errors():
             script = scripts.get(script_name)
         sessions.put(client_key(ctx), script.name, 0)
