@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-library", action="store_true", help="serve without the library tools")
     index = sub.add_parser("index", help="index the document library")
     index.add_argument("--library", type=Path, help="folder to index (default LIBRARY_DIR or ./library)")
+    index.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
     return parser
 
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.library:
                 config = replace(config, library_dir=args.library.resolve())
-            index_with_progress(open_library(config))
+            index_with_progress(open_library(config), rebuild=args.rebuild)
             return 0
         host = getattr(args, "host", None) or config.host
         port = getattr(args, "port", None) or config.port
