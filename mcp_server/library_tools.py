@@ -73,7 +73,8 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
 
     @mcp.tool(annotations=read_only)
     def list_documents() -> list[DocumentInfo]:
-        """List the documents in the user's library: id, title, format, number of chunks, when indexed.
+        """List the documents in the user's library (books and notes to search; not the workspace files,
+        which file_operation 'list' shows): id, title, format, number of chunks, when indexed.
 
         Use it to find a document id for search_document, ask_document or read_passage."""
         with _as_tool_errors():
@@ -95,8 +96,8 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
 
     @mcp.tool(annotations=read_only)
     def search_document(document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[Hit]:
-        """Search inside one document (a book, a note) for passages about a topic; best first, scored
-        as in search_library (higher is better)."""
+        """Search inside one document whose id you already know (from list_documents or a search hit);
+        best first, scored as in search_library (higher is better). Without an id, use search_library."""
         with _as_tool_errors():
             return library.search(query, top_k=top_k, document_id=document_id)
 

@@ -211,7 +211,9 @@ def _add_script_tools(mcp: MCPServer, scripts: ScriptLibrary, sessions: ScriptSe
         ],
         ctx: Context,
     ) -> dict[str, Any]:
-        """Save a new guided script the user designed; it can be loaded at once with load_script."""
+        """Save a brand-new guided script the user has designed with you, only when they ask to author one.
+
+        To start one of the existing scripts use load_script instead. The new script can be loaded at once."""
         with _as_tool_errors():
             script = await anyio.to_thread.run_sync(scripts.create, definition)
         mcp.add_prompt(_script_prompt(script))
