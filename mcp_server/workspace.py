@@ -280,26 +280,7 @@ class Workspace:
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.parent.resolve().is_relative_to(self.root):
             raise OutsideWorkspace("The folder resolves outside the workspace.")
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            if exclusive:
-                os.link(tmp, target)  # fails if the name exists, even as a symlink: no clobber
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(target, data, exclusive=exclusive)
 
     @contextlib.contextmanager
     def _locked(self, target: Path) -> Iterator[None]:
@@ -312,3 +293,31 @@ class Workspace:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_atomically(target: Path, data: bytes, exclusive: bool = False) -> None:
+    """Write `data` to `target` so a crash leaves the old or the new file: temp file, fsync, rename.
+
+    With `exclusive` the file must not exist yet (hard-linked into place, so even a symlink there is
+    not followed). The folder must exist. Raises OSError (FileExistsError when `exclusive` and taken).
+    """
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if exclusive:
+            os.link(tmp, target)  # fails if the name exists, even as a symlink: no clobber
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
