@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import uvicorn
-
 from mcp_server.config import Config as ServerConfig
-from mcp_server.http import build_app
-from mcp_server.server import build_server
 from tests.realtime_peer import (
     RealtimePeer,
     Step,
@@ -25,6 +18,7 @@ from tests.realtime_peer import (
     session_updated,
     text_message,
 )
+from tests.servers import running_mcp_server
 from voice_client.config import Config
 from voice_client.session import RealtimeSession
 from voice_client.tools import McpTools
@@ -84,26 +78,6 @@ async def test_dropped_socket_reconnects_restores_config_and_never_repeats_a_cal
     assert len(peer.of_type("response.create")) == 2
 
 
-@contextlib.contextmanager
-def _mcp_server(config: ServerConfig, port: int = 0) -> Iterator[str]:
-    """The real MCP server like `tests.servers.running_mcp_server`, but shutting down within 1 s even
-    while a client holds a streaming connection open (as a real restart does)."""
-    app = build_app(build_server(config), config)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the MCP server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
 def _call_turn(user: str, rid: str, call_id: str, args: str, closing_rid: str) -> list[Step]:
     return [
         Step("conversation.item.create", where=lambda e: e["item"]["content"][0]["text"] == user),
@@ -134,7 +108,7 @@ async def test_mcp_server_restart_mid_session_reconnects_the_tools(
         *_call_turn("first", "resp_1", "call_a", write_a, "resp_2"),
         *_call_turn("second", "resp_3", "call_b", write_b, "resp_4"),
     ]
-    server = _mcp_server(config)
+    server = running_mcp_server(config)
     base = server.__enter__()
     try:
         async with RealtimePeer(script) as peer:
@@ -143,7 +117,7 @@ async def test_mcp_server_restart_mid_session_reconnects_the_tools(
                 await run_text_turn(session, "first")
                 # Stop and start off the event loop so the client keeps running while uvicorn shuts down.
                 await asyncio.to_thread(server.__exit__, None, None, None)
-                server = _mcp_server(config, port=int(base.rsplit(":", 1)[1]))
+                server = running_mcp_server(config, port=int(base.rsplit(":", 1)[1]))
                 assert await asyncio.to_thread(server.__enter__) == base
                 await run_text_turn(session, "second")
             await peer.finished()
@@ -162,7 +136,7 @@ async def test_mcp_server_restart_mid_session_reconnects_the_tools(
 async def test_a_dead_mcp_server_is_answered_to_the_model(
     client_config: Callable[..., Config], config: ServerConfig
 ) -> None:
-    server = _mcp_server(config)
+    server = running_mcp_server(config)
     base = server.__enter__()
     try:
         tools_config = client_config("ws://127.0.0.1:9/v1/realtime", base + "/mcp", TOOL_TIMEOUT_S="1")
