@@ -17,6 +17,7 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,9 +27,13 @@ from typing import Any
 import numpy as np
 from faster_whisper.audio import decode_audio
 
-from local_realtime.stt import WhisperTranscriber
-from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer
-from local_realtime.vad import VoiceActivityDetector
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.speech_audio when run as a script
+
+from local_realtime.stt import WhisperTranscriber  # noqa: E402
+from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer  # noqa: E402
+from local_realtime.vad import VoiceActivityDetector  # noqa: E402
+from tests.speech_audio import word_errors, words  # noqa: E402
 
 RATE_HZ = 24_000
 BYTES_PER_S = RATE_HZ * 2
@@ -55,26 +60,9 @@ PARAGRAPH = (
     "The blog writer script is loaded. It has five steps. First, pick a topic you care about. "
     "Then write three headlines and choose the best one. Say next when you are ready to begin."
 )
+
+
 # Whisper writes titles as abbreviations; the LibriVox reference spells them out.
-SPELLED_OUT = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-
-
-def words(text: str) -> list[str]:
-    """Lowercase words with punctuation dropped and common titles spelled out."""
-    return [SPELLED_OUT.get(w, w) for w in re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()]
-
-
-def word_errors(reference: str, hypothesis: str) -> int:
-    """Word-level edit distance: substitutions + insertions + deletions."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
-    return row[-1]
-
-
 def words_error_rate(reference: str, hypothesis: str) -> float:
     """Word error rate of `hypothesis` against `reference`, 0.0 = perfect (can exceed 1.0)."""
     return word_errors(reference, hypothesis) / max(1, len(words(reference)))

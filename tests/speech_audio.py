@@ -6,6 +6,7 @@ is robotic and only fit for "speech was heard" checks (see ../shared/notes/offli
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -64,3 +65,22 @@ def chunks(pcm: bytes, chunk_ms: int = 40) -> list[bytes]:
     """Split PCM16 mono 24 kHz bytes into `chunk_ms` pieces (the last may be shorter)."""
     step = chunk_ms * BYTES_PER_MS
     return [pcm[i : i + step] for i in range(0, len(pcm), step)]
+
+
+SPELLED_OUT = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words with punctuation dropped and common titles spelled out (for transcript checks)."""
+    return [SPELLED_OUT.get(w, w) for w in re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()]
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    """Word-level edit distance of two texts after `words`: substitutions + insertions + deletions."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[-1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -10,27 +9,12 @@ import pytest
 from faster_whisper.audio import decode_audio
 
 from local_realtime.stt import MissingSpeechModel, Transcriber, WhisperTranscriber
-from tests.speech_audio import silence, synthesize
+from tests.speech_audio import silence, synthesize, word_errors, words
 
 pytestmark = pytest.mark.slow
 
 JFK_FLAC = Path(__file__).resolve().parents[3] / "shared" / "speech" / "jfk.flac"  # ../shared beside the repo
 JFK_TEXT = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-
-def word_errors(reference: str, hypothesis: str) -> int:
-    """Word-level edit distance (substitutions + insertions + deletions)."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
-    return row[-1]
 
 
 def test_whisper_is_a_transcriber(whisper: WhisperTranscriber) -> None:

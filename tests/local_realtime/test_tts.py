@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +10,11 @@ import pytest
 from local_realtime.stt import MissingSpeechModel, WhisperTranscriber
 from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer
 from local_realtime.vad import VoiceActivityDetector
-from tests.speech_audio import BYTES_PER_MS, chunks, silence
+from tests.speech_audio import BYTES_PER_MS, chunks, silence, words
 
 pytestmark = pytest.mark.slow
 
 REPLY = "The blog writer script is loaded. Say next when you are ready to begin."
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
 
 def assert_plausible_speech(pieces: list[bytes], text: str) -> bytes:
