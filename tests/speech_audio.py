@@ -1,28 +1,34 @@
-"""Real speech for tests: flite or espeak-ng speak a sentence, sox makes it PCM16 mono 24 kHz.
+"""Real speech for tests: flite, espeak-ng or piper speak a sentence as PCM16 mono 24 kHz.
 
 flite's `slt` voice is natural enough for exact-transcript checks with Whisper tiny.en; espeak-ng
 is robotic and only fit for "speech was heard" checks (see ../shared/notes/offline-speech.md).
+piper (the neural voice of the `[offline]` extra) is the clearest: Whisper tiny.en hears "file" in
+it, where it hears "felt" from flite.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
 import tempfile
+import wave
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 SAMPLE_RATE_HZ = 24_000
 BYTES_PER_MS = SAMPLE_RATE_HZ * 2 // 1000  # PCM16 mono: 48 bytes per millisecond
 
 
-def synthesize(text: str, voice: Literal["flite", "espeak"] = "flite") -> bytes:
+def synthesize(text: str, voice: Literal["flite", "espeak", "piper"] = "flite") -> bytes:
     """Speak `text` and return PCM16 mono 24 kHz little-endian bytes (no WAV header).
 
     Raises:
         RuntimeError: if flite/espeak-ng or sox is not installed (`make test` installs them).
     """
+    if voice == "piper":
+        return b"".join(_piper().synthesize(text))
     for tool in (("flite" if voice == "flite" else "espeak-ng"), "sox"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed; run `make test` (it installs flite, espeak-ng, sox)")
@@ -54,6 +60,23 @@ def synthesize(text: str, voice: Literal["flite", "espeak"] = "flite") -> bytes:
             capture_output=True,
         )
         return raw.stdout
+
+
+@functools.cache
+def _piper() -> Any:
+    from local_realtime.tts import PiperSynthesizer
+
+    return PiperSynthesizer.load()
+
+
+def write_wav(path: Path, pcm: bytes) -> Path:
+    """Write PCM16 mono 24 kHz bytes as a WAV file; returns `path`."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE_HZ)
+        out.writeframes(pcm)
+    return path
 
 
 def silence(ms: int) -> bytes:

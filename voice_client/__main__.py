@@ -19,13 +19,12 @@ from typing import Any
 
 from dotenv import load_dotenv
 
-from voice_client import realtime
 from voice_client.client_secrets import mint_client_secret
 from voice_client.config import Config, ConfigError
 from voice_client.session import RealtimeSession
 from voice_client.tools import McpTools, ToolOutcome
 from voice_client.transcript import Transcript
-from voice_client.turns import run_text_turn, run_wav
+from voice_client.turns import run_microphone, run_text_turn, run_wav
 
 logger = logging.getLogger("voice_client")
 
@@ -128,25 +127,7 @@ async def _run_microphone(
             **callbacks,
         ) as session:
             print("Listening; press Ctrl+C to stop.", file=sys.stderr)
-            streaming = asyncio.create_task(_stream(microphone, session, speaker if config.half_duplex else None))
-            try:
-                await _drain(session)  # ends (or raises RealtimeError) when the session ends
-            finally:
-                streaming.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await streaming
-
-
-async def _stream(microphone: Any, session: RealtimeSession, mute_while: Any | None) -> None:
-    """Microphone to socket; with `mute_while` (the speaker), silence is sent while it is playing."""
-    async for pcm in microphone:
-        await session.send_audio(bytes(len(pcm)) if mute_while is not None and mute_while.busy else pcm)
-
-
-async def _drain(session: RealtimeSession) -> None:
-    async for event in session:
-        if isinstance(event, realtime.ServerError):
-            print(f"[error] {event.code}: {event.message}", file=sys.stderr)
+            await run_microphone(session, microphone, speaker if config.half_duplex else None)
 
 
 def main(argv: list[str] | None = None) -> int:

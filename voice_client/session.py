@@ -54,11 +54,13 @@ class RealtimeSession:
 
     Callbacks (assign as attributes or pass as keywords; sync or async):
         on_transcription_received(text): a user transcript.
+        on_response_delta(text): a piece of assistant text (or of the transcript of its speech).
         on_response_received(text): a complete assistant text (or transcript of its speech).
         on_audio_received(pcm): PCM16 mono 24 kHz bytes of assistant speech.
         on_tool_call(name, arguments): the model called a tool (arguments: JSON text).
         on_tool_result(name, outcome): the `ToolOutcome`; `outcome.structured` is the full result
             for a screen while the model only got `outcome.output`, a short summary.
+        on_connection_changed(state): "connected", "reconnecting" or "closed".
 
     Raises (on enter):
         ConnectionError: if no socket could be opened within `config.connect_timeout_s`.
@@ -73,20 +75,24 @@ class RealtimeSession:
         audio_output: AudioOutput | None = None,
         transcript: Transcript | None = None,
         on_transcription_received: Callback | None = None,
+        on_response_delta: Callback | None = None,
         on_response_received: Callback | None = None,
         on_audio_received: Callback | None = None,
         on_tool_call: Callback | None = None,
         on_tool_result: Callback | None = None,
+        on_connection_changed: Callback | None = None,
     ) -> None:
         self._config = config
         self._tools = tools
         self._transcript = transcript
         self._connect_timeout_s = config.connect_timeout_s
         self.on_transcription_received = on_transcription_received
+        self.on_response_delta = on_response_delta
         self.on_response_received = on_response_received
         self.on_audio_received = on_audio_received
         self.on_tool_call = on_tool_call
         self.on_tool_result = on_tool_result
+        self.on_connection_changed = on_connection_changed
         self.instructions = config.instructions
         """Current session instructions (a script's coach persona replaces the default)."""
         self.call_overheads_s: deque[float] = deque(maxlen=256)
@@ -230,6 +236,7 @@ class RealtimeSession:
         finally:
             self._connected.clear()
             self._end_events()
+            await _notify(self.on_connection_changed, "closed")
 
     async def _connect_forever(self) -> None:
         delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
@@ -243,6 +250,7 @@ class RealtimeSession:
                     delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
                 delay_s = next(delays)  # a server that accepts and drops at once must not spin us
                 logger.warning("Realtime socket closed; reconnecting in %.1f s", delay_s)
+                await _notify(self.on_connection_changed, "reconnecting")
                 if self._transcript:
                     self._transcript.note("connection lost; reconnecting")
                 await asyncio.sleep(delay_s)
@@ -258,6 +266,7 @@ class RealtimeSession:
                     await self._request_response()
             self._connected.set()
             logger.info("Realtime session connected (generation %d)", self._generation)
+            await _notify(self.on_connection_changed, "connected")
             async for event in realtime.events(ws):
                 await self._dispatch(event)
                 self._emit(event)
@@ -320,6 +329,8 @@ class RealtimeSession:
             case realtime.AudioDelta(response_id=rid, item_id=item_id, audio=pcm):
                 if rid not in self._cancelled and self._playback.add(item_id, pcm):
                     await _notify(self.on_audio_received, pcm)
+            case realtime.TextDelta(response_id=rid, delta=delta) if rid not in self._cancelled:
+                await _notify(self.on_response_delta, delta)
             case realtime.TextDone(text=text):
                 self._history.assistant(text)
                 if self._transcript:

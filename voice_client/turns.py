@@ -6,7 +6,9 @@ Used by `__main__` for `--text` and `--wav`, and by tests and the demo.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterable, Callable
+from typing import Any
 
 from voice_client import realtime
 from voice_client.session import RealtimeSession
@@ -60,6 +62,42 @@ async def run_wav(
         await session.commit_audio()
         await session.create_response()
     return await _until_done(session, on_text, timeout_s)
+
+
+async def run_response(
+    session: RealtimeSession, on_text: Callable[[str], object] | None = None, timeout_s: float = 120
+) -> list[str]:
+    """Ask the model to speak now, with no new user input (a script coach's opening); return its replies.
+
+    Raises:
+        TimeoutError: if the turn takes longer than `timeout_s`.
+    """
+    await session.create_response()
+    return await _until_done(session, on_text, timeout_s)
+
+
+async def run_microphone(session: RealtimeSession, microphone: AsyncIterable[bytes], mute_while: Any = None) -> None:
+    """Stream `microphone` blocks (PCM16 mono 24 kHz) to the session until it ends; server VAD takes turns.
+
+    With `mute_while` (an object with a `busy` property, e.g. the speaker) silence is sent while it
+    is busy, so loudspeakers without echo cancellation do not answer themselves.
+
+    Raises:
+        RealtimeError or ConnectionError: when the session ends with an error.
+    """
+
+    async def stream() -> None:
+        async for pcm in microphone:
+            await session.send_audio(bytes(len(pcm)) if mute_while is not None and mute_while.busy else pcm)
+
+    streaming = asyncio.create_task(stream())
+    try:
+        async for _event in session:  # ends (or raises) when the session ends
+            pass
+    finally:
+        streaming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await streaming
 
 
 async def _until_done(session: RealtimeSession, on_text: Callable[[str], object] | None, timeout_s: float) -> list[str]:
