@@ -101,6 +101,30 @@ def allowed_replies(history: Sequence[Entry], tools: Sequence[ToolSpec], tool_ch
     return "say" if history and history[-1].role == "tool_result" else "auto"
 
 
+def drop_ungrounded_ids(
+    name: str, arguments: dict[str, Any], tools: Sequence[ToolSpec], history: Sequence[Entry]
+) -> dict[str, Any]:
+    """`arguments` without optional `*_id` strings that nobody said: no user turn or tool result holds them.
+
+    A small model fills optional id parameters with invented values ("1"), which makes a tool fail
+    on an unknown id; left out, the tool works over everything (e.g. the whole library).
+    Required ids are kept: the tool's own error then tells the model what exists.
+    """
+    tool = next((t for t in tools if t.name == name), None)
+    if tool is None:
+        return arguments
+    required = set((tool.parameters or {}).get("required", []))
+    said = " ".join(e.text for e in history if e.role in ("user", "tool_result")).lower()
+    return {
+        key: value
+        for key, value in arguments.items()
+        if key in required
+        or not (key == "id" or key.endswith("_id"))
+        or not isinstance(value, str)
+        or value.lower() in said
+    }
+
+
 def _call_schema(tool: ToolSpec) -> dict[str, Any]:
     return {
         "type": "object",

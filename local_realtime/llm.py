@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec
-from local_realtime.grammar import GrammarSampler, allowed_replies, reply_schema, sanitize_schema, to_gbnf
+from local_realtime.grammar import (
+    GrammarSampler,
+    allowed_replies,
+    drop_ungrounded_ids,
+    reply_schema,
+    sanitize_schema,
+    to_gbnf,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +220,11 @@ class LlamaBrain:
         try:
             gbnf = to_gbnf(json.dumps(reply_schema(tools, allowed_replies(history, tools, tool_choice))))
             tokens = self._fit(instructions, history, tools)
-            yield from self._generate(tokens, gbnf, stop)
+            for output in self._generate(tokens, gbnf, stop):
+                if isinstance(output, FunctionCall):
+                    arguments = drop_ungrounded_ids(output.name, json.loads(output.arguments), tools, history)
+                    output = FunctionCall(output.name, json.dumps(arguments))
+                yield output
         finally:
             self._lock.release()
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from local_realtime.brain import Entry, ToolSpec
-from local_realtime.grammar import MAX_STRING_CHARS, allowed_replies, reply_schema, sanitize_schema, to_gbnf
+from local_realtime.grammar import (
+    MAX_STRING_CHARS,
+    allowed_replies,
+    drop_ungrounded_ids,
+    reply_schema,
+    sanitize_schema,
+    to_gbnf,
+)
 from mcp_server.server import build_server
 from tests.servers import make_config
 
@@ -107,3 +114,32 @@ async def test_the_real_tool_list_builds_a_grammar(tmp_path: Path) -> None:
         assert f'"\\"{tool.name}\\""' in gbnf
     assert '"\\"say\\""' in gbnf
     assert "{" not in gbnf.replace('"{"', "")  # repetitions expanded in Python, none left for llama.cpp
+
+
+SEARCH = ToolSpec(
+    "search_library",
+    "Search the library.",
+    {
+        "type": "object",
+        "properties": {"query": {"type": "string"}, "document_id": {"type": "string"}, "top_k": {"type": "integer"}},
+        "required": ["query"],
+    },
+)
+READ = ToolSpec(
+    "read_passage",
+    "Read a passage.",
+    {"type": "object", "properties": {"document_id": {"type": "string"}}, "required": ["document_id"]},
+)
+
+
+def test_invented_optional_ids_are_dropped_and_said_or_required_ones_kept() -> None:
+    history = [
+        Entry("tool_result", '{"documents": [{"id": "bread-recipe.md"}]}', "list_documents"),
+        Entry("user", "Search my library for how long to bake the bread."),
+    ]
+    invented = {"query": "bake bread", "document_id": "1", "top_k": 3}
+    assert drop_ungrounded_ids("search_library", invented, [SEARCH], history) == {"query": "bake bread", "top_k": 3}
+    grounded = {"query": "bake bread", "document_id": "Bread-Recipe.md"}
+    assert drop_ungrounded_ids("search_library", grounded, [SEARCH], history) == grounded
+    assert drop_ungrounded_ids("read_passage", {"document_id": "9"}, [READ], history) == {"document_id": "9"}
+    assert drop_ungrounded_ids("unknown_tool", invented, [SEARCH], history) == invented
