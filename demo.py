@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import socket
@@ -34,7 +35,7 @@ from voice_client.config import VOICES, Config, ConfigError
 from voice_client.live_view import LiveView
 from voice_client.realtime import RealtimeError
 from voice_client.session import RealtimeSession
-from voice_client.tools import McpTools
+from voice_client.tools import McpTools, ToolOutcome
 from voice_client.transcript import Transcript
 from voice_client.turns import run_microphone, run_response, run_text_turn, run_wav
 
@@ -50,8 +51,13 @@ class DemoError(Exception):
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python demo.py", description=__doc__.splitlines()[0])
     turn = parser.add_argument_group("turns (in order; the program exits after the last reply)")
-    turn.add_argument("--text", dest="turns", action="append", type=lambda t: ("text", t), help="a typed request")
-    turn.add_argument("--wav", dest="turns", action="append", type=lambda p: ("wav", Path(p)), help="a spoken request")
+    turn.add_argument(
+        "--text", dest="turns", action="append", type=lambda t: ("text", t), metavar="TEXT", help="a typed request"
+    )
+    turn.add_argument(
+        "--wav", dest="turns", action="append", type=lambda p: ("wav", Path(p)), metavar="FILE", help="a spoken request"
+    )
+    turn.add_argument("--typed", action="store_true", help="type your turns even when a microphone exists")
     parser.add_argument(
         "--out-wav", type=Path, help="where to write the assistant's speech (default: beside the transcript)"
     )
@@ -158,20 +164,27 @@ def _client_config(env: dict[str, str], args: argparse.Namespace, mode: str, mcp
     return config.with_overrides(text_only=mode == "chat" or (mode == "turns" and not spoken))
 
 
-async def _start_script(tools: McpTools, name: str, view: LiveView) -> str:
-    """Load script `name` through the MCP server; returns the coach instructions for the session."""
-    view.tool_call("load_script", f'{{"script_name": "{name}"}}')
-    outcome = await tools.call("load_script", f'{{"script_name": "{name}"}}')
+async def _load_script(tools: McpTools, name: str, view: LiveView) -> tuple[str, ToolOutcome]:
+    """Load script `name` through the MCP server; returns (arguments, outcome) for the conversation.
+
+    Raises:
+        DemoError: naming the scripts there are, if `name` is not one of them.
+    """
+    arguments = json.dumps({"script_name": name})
+    view.tool_call("load_script", arguments)
+    outcome = await tools.call("load_script", arguments)
     view.tool_result("load_script", outcome)
     if outcome.is_error or not outcome.instructions:
         raise DemoError(f"cannot start script {name!r}: {outcome.output}")
-    return outcome.instructions
+    return arguments, outcome
 
 
 def _mode(args: argparse.Namespace, view: LiveView) -> str:
-    """ "turns" (--text/--wav), "microphone" when a device exists, else "chat" (typed)."""
+    """One of "turns" (--text/--wav), "chat" (typed: --typed or no audio device) or "microphone"."""
     if args.turns:
         return "turns"
+    if args.typed:
+        return "chat"
     try:
         from voice_client import audio
 
@@ -202,10 +215,7 @@ def _audio_output(mode: str, args: argparse.Namespace, transcript: Transcript, v
 
 
 async def _converse(session: RealtimeSession, mode: str, args: argparse.Namespace, view: LiveView) -> None:
-    """The coach's opening (with --script), then the requested turns, the microphone or typed chat."""
-    if args.script:
-        with view.waiting("the coach is starting"):
-            await run_response(session, timeout_s=300)
+    """The requested turns, the microphone or typed chat."""
     if mode == "microphone":
         from voice_client import audio
 
@@ -221,8 +231,10 @@ async def _converse(session: RealtimeSession, mode: str, args: argparse.Namespac
         else:
             with view.waiting(f"hearing {value.name}"):
                 await run_wav(session, _read_wav(value), timeout_s=300)
-    while mode == "chat" and (line := await _typed_line(view)):
-        view.user(line)
+    typed = TypedLines() if mode == "chat" else None
+    while typed is not None and (line := await _typed_line(typed, view)):
+        if not sys.stdin.isatty():  # a terminal shows what was typed already; a pipe does not
+            view.user(line)
         with view.waiting("thinking"):
             await run_text_turn(session, line, timeout_s=300)
 
@@ -236,25 +248,39 @@ def _read_wav(path: Path) -> bytes:
         raise DemoError(f"cannot read {path}: {exc}") from None
 
 
-async def _typed_line(view: LiveView) -> str:
-    """One typed line; empty at an empty line or end of input.
+class TypedLines:
+    """Lines typed on standard input, read by a daemon thread with `os.read`.
 
-    Read in a daemon thread, not the loop's executor, so Ctrl-C never waits for a pending `input()`.
+    Not `input()` in an executor: that holds stdin's buffer lock, so Ctrl-C would either wait for
+    a pending line or abort the interpreter at exit. `next()` returns "" at end of input.
     """
-    loop = asyncio.get_running_loop()
-    line: asyncio.Future[str] = loop.create_future()
 
-    def read() -> None:
-        try:
-            text = input("you> ")
-        except (EOFError, OSError):
-            text = ""
+    def __init__(self) -> None:
+        self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read, name="typed-input", daemon=True).start()
+
+    async def next(self) -> str:
+        return await self._lines.get()
+
+    def _read(self) -> None:
+        pending = b""
+        while chunk := os.read(sys.stdin.fileno(), 4096):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._put(line.decode(errors="replace"))
+        self._put("")
+
+    def _put(self, line: str) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is already closed
-            loop.call_soon_threadsafe(lambda: line.done() or line.set_result(text))
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
 
+
+async def _typed_line(typed: TypedLines, view: LiveView) -> str:
+    """The next typed line, stripped; empty at an empty line or end of input."""
     with view.paused():
-        threading.Thread(target=read, name="typed-input", daemon=True).start()
-        return (await line).strip()
+        view.console.print("you> ", end="")
+        return (await typed.next()).strip()
 
 
 async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) -> None:
@@ -270,8 +296,9 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
             tools = await stack.enter_async_context(McpTools(config))
         except ConnectionError as exc:
             raise DemoError(f"{exc}; start it with `make serve`, or leave out --mcp-url") from None
-        if args.script:
-            config = config.with_overrides(instructions=await _start_script(tools, args.script, view))
+        script = await _load_script(tools, args.script, view) if args.script else None
+        if script is not None:
+            config = config.with_overrides(instructions=script[1].instructions)
         assert config.workspace_dir is not None
         transcript = Transcript(config.workspace_dir, title="Demo session")
         stack.callback(view.note, f"Transcript: {transcript.path}")
@@ -280,6 +307,10 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
             session = await stack.enter_async_context(
                 RealtimeSession(config, tools=tools, transcript=transcript, audio_output=output, **view.callbacks())
             )
+        if script is not None:
+            await session.add_tool_call("load_script", script[0], script[1].output)
+            with view.waiting("the coach is starting"):
+                await run_response(session, timeout_s=300)
         await _converse(session, mode, args, view)
 
 

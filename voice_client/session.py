@@ -108,6 +108,7 @@ class RealtimeSession:
         self._awaiting = False  # response.create sent, response.created not yet seen
         self._want_response = False  # a response.create waits for the active one to finish
         self._creates = 0  # numbers the event ids of our response.create events
+        self._app_calls = 0  # numbers the call ids of add_tool_call
         self._resume = False  # the socket dropped while the model owed an answer
         self._cancelled: deque[str] = deque(maxlen=32)
         self._closing = False
@@ -177,6 +178,21 @@ class RealtimeSession:
         """Ask for a response now, or as soon as the running one is done."""
         await self._ready()
         await self._request_response()
+
+    async def add_tool_call(self, name: str, arguments: str, output: str) -> None:
+        """Put a tool call the application ran itself, with its output, into the conversation.
+
+        `demo.py --script` loads the script before the first turn this way: the model then sees the
+        call and its result as if it had made it (no `response.create` is sent).
+        """
+        self._app_calls += 1
+        call = Call(f"call_app_{self._app_calls}", name, arguments, response_id="", output=output)
+        self._history.call(call)
+        await self._send_user(realtime.item_create(realtime.function_call(call.call_id, name, arguments)))
+        call.sent_on = self._generation
+        await self._send_user(realtime.item_create(realtime.function_call_output(call.call_id, output)))
+        if self._transcript:
+            self._transcript.tool_call(name, arguments, output, is_error=False)
 
     async def cancel_response(self) -> None:
         """Cancel the running response, if any."""
