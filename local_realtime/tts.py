@@ -49,16 +49,19 @@ class PiperSynthesizer:
     Args:
         voice: a loaded `piper.PiperVoice` (its native rate is resampled to 24 kHz).
         chunk_ms: longest chunk yielded; a sentence's audio is split into chunks this long.
+        deterministic: no sampling noise, so the same text always gives the same audio (tests);
+            by default piper samples, and each rendering differs slightly.
     """
 
-    def __init__(self, voice: PiperVoice, chunk_ms: int = 200) -> None:
+    def __init__(self, voice: PiperVoice, chunk_ms: int = 200, deterministic: bool = False) -> None:
         self._voice = voice
         self._max_bytes = chunk_ms * OUTPUT_RATE_HZ * 2 // 1000
         # Piper peak-normalises each sentence to full scale; 0.9 leaves room for resampling overshoot.
-        self._config = SynthesisConfig(volume=0.9)
+        noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if deterministic else {}
+        self._config = SynthesisConfig(volume=0.9, **noise)
 
     @classmethod
-    def load(cls, model_path: Path | None = None, chunk_ms: int = 200) -> Self:
+    def load(cls, model_path: Path | None = None, chunk_ms: int = 200, deterministic: bool = False) -> Self:
         """Load a piper voice (ONNX model with its `.onnx.json` config beside it); about 1 s.
 
         Args:
@@ -83,7 +86,7 @@ class PiperSynthesizer:
             raise MissingSpeechModel(f"No piper voice model at {model_path}")
         voice = PiperVoice.load(model_path, config_path=config_path)
         logger.info("Piper voice loaded from %s", model_path)
-        return cls(voice, chunk_ms=chunk_ms)
+        return cls(voice, chunk_ms=chunk_ms, deterministic=deterministic)
 
     def synthesize(self, text: str) -> Iterator[bytes]:
         """Speak `text` sentence by sentence.

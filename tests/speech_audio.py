@@ -3,7 +3,8 @@
 flite's `slt` voice is natural enough for exact-transcript checks with Whisper tiny.en; espeak-ng
 is robotic and only fit for "speech was heard" checks (see ../shared/notes/offline-speech.md).
 piper (the neural voice of the `[offline]` extra) is the clearest: Whisper tiny.en hears "file" in
-it, where it hears "felt" from flite.
+it, where it hears "felt" from flite. Its sampling noise is off here, so a sentence always gives the
+same audio and the same transcript.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def synthesize(text: str, voice: Literal["flite", "espeak", "piper"] = "flite") 
 def _piper() -> Any:
     from local_realtime.tts import PiperSynthesizer
 
-    return PiperSynthesizer.load()
+    return PiperSynthesizer.load(deterministic=True)
 
 
 def write_wav(path: Path, pcm: bytes) -> Path:
