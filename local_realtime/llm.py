@@ -45,6 +45,11 @@ _EXAMPLES: list[tuple[str, str | None, dict[str, Any]]] = [
     ("I'd like to work on a blog post.", "load_script", {"script_name": "blog_writer"}),
     ("Could you open my shopping file?", "file_operation", {"operation": "read", "filename": "shopping.md"}),
     (
+        "Create a file called ideas with the heading Ideas and a paragraph saying we need more plants.",
+        "file_operation",
+        {"operation": "create", "filename": "ideas.md", "content": "# Ideas\n\nWe need more plants."},
+    ),
+    (
         "Make a copy of report.md called old-report.md.",
         "file_operation",
         {"operation": "save_as", "filename": "report.md", "new_filename": "old-report.md"},
