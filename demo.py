@@ -303,7 +303,8 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
         transcript = Transcript(config.workspace_dir, title="Demo session")
         stack.callback(view.note, f"Transcript: {transcript.path}")
         output = stack.enter_context(_audio_output(mode, args, transcript, view))
-        with view.waiting("Connecting (the offline engine warms up with the tools)"):
+        warming = " (the offline engine warms up with the tools)" if view.backend == "offline engine" else ""
+        with view.waiting("Connecting" + warming):
             session = await stack.enter_async_context(
                 RealtimeSession(config, tools=tools, transcript=transcript, audio_output=output, **view.callbacks())
             )
