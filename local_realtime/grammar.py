@@ -101,28 +101,32 @@ def allowed_replies(history: Sequence[Entry], tools: Sequence[ToolSpec], tool_ch
     return "say" if history and history[-1].role == "tool_result" else "auto"
 
 
-def drop_ungrounded_ids(
+def ground_ids(
     name: str, arguments: dict[str, Any], tools: Sequence[ToolSpec], history: Sequence[Entry]
-) -> dict[str, Any]:
-    """`arguments` without optional `*_id` strings that nobody said: no user turn or tool result holds them.
+) -> dict[str, Any] | None:
+    """Check the `*_id` strings of a call against what was said (user turns and tool results).
 
-    A small model fills optional id parameters with invented values ("1"), which makes a tool fail
-    on an unknown id; left out, the tool works over everything (e.g. the whole library).
-    Required ids are kept: the tool's own error then tells the model what exists.
+    A small model fills id parameters with invented values ("1", "tax_deductions.md"), and the tool
+    then fails on an unknown id. Optional ids nobody said are dropped (the tool then works over
+    everything, e.g. the whole library).
+
+    Returns:
+        `arguments` without ungrounded optional ids, or None when a required id is ungrounded
+        (the call cannot be right: choose another reply). Unknown tools pass unchanged.
     """
     tool = next((t for t in tools if t.name == name), None)
     if tool is None:
         return arguments
     required = set((tool.parameters or {}).get("required", []))
     said = " ".join(e.text for e in history if e.role in ("user", "tool_result")).lower()
-    return {
-        key: value
+    ungrounded = {
+        key
         for key, value in arguments.items()
-        if key in required
-        or not (key == "id" or key.endswith("_id"))
-        or not isinstance(value, str)
-        or value.lower() in said
+        if (key == "id" or key.endswith("_id")) and isinstance(value, str) and value.lower() not in said
     }
+    if ungrounded & required:
+        return None
+    return {key: value for key, value in arguments.items() if key not in ungrounded}
 
 
 def _call_schema(tool: ToolSpec) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, To
 from local_realtime.grammar import (
     GrammarSampler,
     allowed_replies,
-    drop_ungrounded_ids,
+    ground_ids,
     reply_schema,
     sanitize_schema,
     to_gbnf,
@@ -31,7 +31,8 @@ from local_realtime.grammar import (
 logger = logging.getLogger(__name__)
 
 PARAM_NOTE_CHARS = 80  # a required parameter's description, cut to this
-TOOL_NOTE_CHARS = 240  # a tool description, cut to this (the tools block is prefilled once, then cached)
+TOOL_NOTE_CHARS = 280  # a tool description, cut to this (the tools block is prefilled once, then cached);
+# 240 cut load_script's catalogue before interview_prep's title, and "job interview" went to create_script
 RESULT_MAX_CHARS = 1200  # tool output shown to the model; prefill runs at ~60 tok/s here
 _FORMAT = (
     'Reply with ONE JSON object only: {"tool": "<name>", "arguments": {...}} to call a tool, or '
@@ -49,6 +50,7 @@ _EXAMPLES: list[tuple[str, str | None, dict[str, Any]]] = [
         "file_operation",
         {"operation": "create", "filename": "ideas.md", "content": "# Ideas\n\nWe need more plants."},
     ),
+    ("Show me all my files.", "file_operation", {"operation": "list"}),
     (
         "Make a copy of report.md called old-report.md.",
         "file_operation",
@@ -223,15 +225,36 @@ class LlamaBrain:
             if stop.is_set():
                 return
         try:
-            gbnf = to_gbnf(json.dumps(reply_schema(tools, allowed_replies(history, tools, tool_choice))))
-            tokens = self._fit(instructions, history, tools)
-            for output in self._generate(tokens, gbnf, stop):
-                if isinstance(output, FunctionCall):
-                    arguments = drop_ungrounded_ids(output.name, json.loads(output.arguments), tools, history)
-                    output = FunctionCall(output.name, json.dumps(arguments))
-                yield output
+            yield from self._choose(instructions, history, tools, allowed_replies(history, tools, tool_choice), stop)
         finally:
             self._lock.release()
+
+    def _choose(
+        self, instructions: str, history: list[Entry], tools: list[ToolSpec], allow: str, stop: threading.Event
+    ) -> Iterator[BrainOutput]:
+        """Generate under the grammar; a call needing an id nobody said is replaced by the next best reply.
+
+        The prompt stays the same (its cache too); only the grammar loses that tool, at most twice.
+        """
+        tokens = self._fit(instructions, history, tools)
+        excluded: set[str] = set()
+        while True:
+            usable = [t for t in tools if t.name not in excluded]
+            call = None
+            for output in self._generate(tokens, to_gbnf(json.dumps(reply_schema(usable, allow))), stop):
+                if isinstance(output, FunctionCall):
+                    call = output
+                else:
+                    yield output
+            if call is None:
+                return
+            arguments = json.loads(call.arguments)
+            grounded = ground_ids(call.name, arguments, tools, history)
+            if grounded is not None or allow not in ("auto", "tools") or len(excluded) >= 2:
+                yield FunctionCall(call.name, json.dumps(grounded if grounded is not None else arguments))
+                return
+            logger.info("%s needs an id nobody said; choosing again without it", call.name)
+            excluded.add(call.name)
 
     def _generate(self, tokens: list[int], gbnf: str, stop: threading.Event) -> Iterator[BrainOutput]:
         if not self._prefill(tokens[:-1], stop):

@@ -10,7 +10,7 @@ from local_realtime.brain import Entry, ToolSpec
 from local_realtime.grammar import (
     MAX_STRING_CHARS,
     allowed_replies,
-    drop_ungrounded_ids,
+    ground_ids,
     reply_schema,
     sanitize_schema,
     to_gbnf,
@@ -132,14 +132,15 @@ READ = ToolSpec(
 )
 
 
-def test_invented_optional_ids_are_dropped_and_said_or_required_ones_kept() -> None:
+def test_invented_optional_ids_are_dropped_said_ones_kept_and_invented_required_ones_refused() -> None:
     history = [
         Entry("tool_result", '{"documents": [{"id": "bread-recipe.md"}]}', "list_documents"),
         Entry("user", "Search my library for how long to bake the bread."),
     ]
     invented = {"query": "bake bread", "document_id": "1", "top_k": 3}
-    assert drop_ungrounded_ids("search_library", invented, [SEARCH], history) == {"query": "bake bread", "top_k": 3}
+    assert ground_ids("search_library", invented, [SEARCH], history) == {"query": "bake bread", "top_k": 3}
     grounded = {"query": "bake bread", "document_id": "Bread-Recipe.md"}
-    assert drop_ungrounded_ids("search_library", grounded, [SEARCH], history) == grounded
-    assert drop_ungrounded_ids("read_passage", {"document_id": "9"}, [READ], history) == {"document_id": "9"}
-    assert drop_ungrounded_ids("unknown_tool", invented, [SEARCH], history) == invented
+    assert ground_ids("search_library", grounded, [SEARCH], history) == grounded
+    assert ground_ids("read_passage", {"document_id": "tax.md"}, [READ], history) is None
+    assert ground_ids("read_passage", {"document_id": "bread-recipe.md"}, [READ], history) is not None
+    assert ground_ids("unknown_tool", invented, [SEARCH], history) == invented
