@@ -44,6 +44,8 @@ class ParsedDocument:
     text: str
     headings: list[Heading]
     """In text order."""
+    author: str = ""
+    """As the file names it ("" if unknown); searched with the title, so "what does Thoreau say" finds Walden."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Chunk:
     text: str
     index: int
     """Position of the chunk in its document, from 0."""
+    author: str = ""
+    """The document's author ("" if unknown)."""
 
 
 def parse_document(path: Path, document_id: str) -> ParsedDocument:
@@ -74,8 +78,7 @@ def parse_document(path: Path, document_id: str) -> ParsedDocument:
         if suffix == ".md":
             return _parse_markdown(path, document_id)
         if suffix == ".txt":
-            text = _clean(path.read_bytes().decode("utf-8", errors="replace"))
-            return ParsedDocument(document_id, _text_title(text, path), "txt", text, _text_headings(text))
+            return _parse_text(path, document_id)
         if suffix == ".pdf":
             return _parse_pdf(path, document_id)
         if suffix == ".epub":
@@ -108,21 +111,62 @@ def _parse_markdown(path: Path, document_id: str) -> ParsedDocument:
     return ParsedDocument(document_id, title, "md", text, headings)
 
 
-_GUTENBERG_TITLE = re.compile(r"^(?:Title:\s*|\W*The Project Gutenberg e-?book,? of\s+)(.+?)\s*$", re.I | re.M)
+_GUTENBERG_FIELD = re.compile(r"^(Title|Author):[ \t]*(.+?)\s*$", re.I | re.M)
+_GUTENBERG_EBOOK_OF = re.compile(r"^\W*The Project Gutenberg e-?book,? of\s+(.+?)(?:,\s+by\s+(.+?))?\s*$", re.I | re.M)
+_GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (?:THE|THIS) PROJECT GUTENBERG[^\n]*\n", re.I | re.M)
+_GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG", re.I | re.M)
+_ILLUSTRATION = re.compile(r"\[Illustration[^\]]*\]")
+_BYLINE = re.compile(r"^_?by_?(?:\s+(.+))?$", re.I)
 _TEXT_HEADING = re.compile(r"^(?:chapter|book|part|section|act|scene|letter)\b|^[IVXLC]+\.?$", re.I)
 
 
-def _text_title(text: str, path: Path) -> str:
-    match = _GUTENBERG_TITLE.search(text[:5000])
-    title = match.group(1) if match else ""
-    title = re.split(r",\s+by\s+", title)[0].strip(" \"'")
-    return title or _stem_title(path)
+def _parse_text(path: Path, document_id: str) -> ParsedDocument:
+    """A plain-text file; a Project Gutenberg book keeps only the work between its START and END markers."""
+    text = _clean(path.read_bytes().decode("utf-8", errors="replace"))
+    header = _GUTENBERG_FIELD.findall(text[:5000]) or _GUTENBERG_EBOOK_OF.findall(text[:5000])
+    start, end = _GUTENBERG_START.search(text), _GUTENBERG_END.search(text)
+    body = text[start.end() if start else 0 : end.start() if end else len(text)]
+    body = body.strip("\n") if start or end else body
+    title, author = _gutenberg_header(header) if header else _title_page(body)
+    title = title or _stem_title(path)
+    return ParsedDocument(document_id, title, "txt", body, _text_headings(body), author)
+
+
+def _gutenberg_header(found: list[tuple[str, str]]) -> tuple[str, str]:
+    """(title, author) from "Title:"/"Author:" lines, or from "The Project Gutenberg eBook of X, by Y"."""
+    if found[0][0].lower() in {"title", "author"}:
+        fields = {name.lower(): value for name, value in reversed(found)}
+        return fields.get("title", "").strip(" \"'"), fields.get("author", "")
+    title, author = found[0]
+    return title.strip(" \"'"), author
+
+
+def _title_page(body: str, max_lines: int = 16) -> tuple[str, str]:
+    """(title, author) from a title page: the lines before the first "by ..." line, and that line's name."""
+    lines = [line.strip() for line in _ILLUSTRATION.sub("", body[:4000]).splitlines() if line.strip()]
+    for number, line in enumerate(lines[:max_lines]):
+        byline = _BYLINE.match(line)
+        if byline and number > 0:
+            author = byline.group(1) or (lines[number + 1] if number + 1 < len(lines) else "")
+            return _title_lines(lines[:number]), author.strip(" ,.")
+    return "", ""
+
+
+def _title_lines(lines: list[str]) -> str:
+    """A title set over several lines, without the long subtitle lines that follow it; capitals softened."""
+    words: list[str] = []
+    for line in lines:
+        if len(words) >= 3 and len(line) > 25:
+            break
+        words += line.rstrip(".,;:").split()
+    title = " ".join(words)
+    return title.title() if sum(c.isupper() for c in title) > sum(c.islower() for c in title) else title
 
 
 def _text_headings(text: str) -> list[Heading]:
     """Short lines set off by blank lines that look like chapter titles (CHAPTER I, ALL CAPS, roman numerals)."""
     headings = []
-    for match in re.finditer(r"(?<=\n\n)([^\n]{1,60})(?=\n\n)", text):
+    for match in re.finditer(r"(?:(?<=\n\n)|\A)([^\n]{1,60})(?=\n\n)", text):
         line = match.group(1).strip()
         letters = [c for c in line if c.isalpha()]
         if letters and (_TEXT_HEADING.match(line) or (len(letters) > 3 and line.upper() == line)):
@@ -228,7 +272,16 @@ def chunk_document(
             chunk_text = text[char_start:char_end]
             heading = heading_path(document.headings, _heading_anchor(document.headings, char_start, char_end))
             chunks.append(
-                Chunk(document.document_id, document.title, heading, char_start, char_end, chunk_text, len(chunks))
+                Chunk(
+                    document.document_id,
+                    document.title,
+                    heading,
+                    char_start,
+                    char_end,
+                    chunk_text,
+                    len(chunks),
+                    document.author,
+                )
             )
             if cut >= last:
                 break

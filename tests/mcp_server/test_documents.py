@@ -112,6 +112,31 @@ def test_plain_text_bom_and_crlf_are_normalised_and_gutenberg_title_found(tmp_pa
     assert [h.title for h in document.headings] == ["CHAPTER I"]
 
 
+def test_gutenberg_licence_is_left_out_and_title_and_author_come_from_the_header(tmp_path: Path):
+    source = tmp_path / "origin.txt"
+    source.write_text(
+        "The Project Gutenberg eBook of On the Origin of Species\n\nTitle: On the Origin of Species\n\n"
+        "Author: Charles Darwin\n\n*** START OF THE PROJECT GUTENBERG EBOOK ON THE ORIGIN OF SPECIES ***\n\n"
+        "CHAPTER I\n\nVariation under domestication.\n\n*** END OF THE PROJECT GUTENBERG EBOOK ***\n\n"
+        "Section 1. General Terms of Use and Redistributing Project Gutenberg electronic works\n"
+    )
+    document = parse_document(source, "origin.txt")
+
+    assert (document.title, document.author) == ("On the Origin of Species", "Charles Darwin")
+    assert document.text == "CHAPTER I\n\nVariation under domestication."
+    assert "Gutenberg" not in document.text and [h.title for h in document.headings] == ["CHAPTER I"]
+
+
+def test_a_title_page_gives_title_and_author_and_text_without_markers_is_kept_whole(tmp_path: Path):
+    source = tmp_path / "walden.txt"
+    text = "[Illustration]\n\nWALDEN\n\nand\n\nON THE DUTY OF CIVIL DISOBEDIENCE\n\nby Henry David Thoreau\n\nEconomy\n"
+    source.write_text(text)
+    document = parse_document(source, "walden.txt")
+
+    assert document.title == "Walden And On The Duty Of Civil Disobedience"
+    assert document.author == "Henry David Thoreau" and document.text == text
+
+
 def test_pdf_pages_become_text_with_page_headings(tmp_path: Path, embedder: SentenceTransformerEmbedder):
     source = make_pdf(tmp_path / "notes.pdf", ["Beekeeping starts in April.", "Harvest honey in August."])
     document = parse_document(source, "notes.pdf")
