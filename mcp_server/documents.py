@@ -244,11 +244,12 @@ def heading_path(headings: list[Heading], char_pos: int) -> str:
 
 
 def chunk_document(
-    document: ParsedDocument, embedder: Embedder, chunk_tokens: int = 256, overlap_tokens: int = 40
+    document: ParsedDocument, embedder: Embedder, chunk_tokens: int = 128, overlap_tokens: int = 32
 ) -> list[Chunk]:
     """Cut a document into overlapping chunks of at most `chunk_tokens` tokens, specials included.
 
-    `chunk_tokens` is capped at `embedder.max_tokens`, so the model never truncates a chunk.
+    `chunk_tokens` is capped at `embedder.max_tokens`, so the model never truncates a chunk. The default, 128,
+    is the length all-MiniLM-L6-v2 was trained on; search widens each hit with its neighbours' text.
 
     Markdown and EPUB sections are chunked separately, so a chunk's heading is the section it comes from.
     Cuts prefer a paragraph break, then a sentence end, then a word boundary, in the last 40% of a window.

@@ -19,7 +19,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings
 
-from mcp_server.citations import MAX_PASSAGE_CHARS, Answer, AnswerHint, Hit, Passage
+from mcp_server.citations import Answer, AnswerHint, Hit, Passage
 from mcp_server.documents import (
     SUPPORTED_SUFFIXES,
     Chunk,
@@ -30,7 +30,8 @@ from mcp_server.documents import (
     split_sentences,
 )
 from mcp_server.embedder import Embedder
-from mcp_server.keyword_index import KeywordIndex
+from mcp_server.keyword_index import KeywordIndex, keyword_text
+from mcp_server.ranking import cite, distinct, fuse, neighbour_ids, stored_span, widen
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class Library:
         chroma_host: str | None = None,
         chroma_port: int = 8000,
         collection: str = "library",
-        semantic_weight: float = 0.5,
+        semantic_weight: float = 1.0,
     ):
         self.library_dir, self.embedder = Path(library_dir), embedder
         settings = Settings(anonymized_telemetry=False)
@@ -263,6 +264,7 @@ class Library:
                 {
                     "document_id": c.document_id,
                     "title": c.title,
+                    "author": c.author,
                     "heading": c.heading,
                     "char_start": c.char_start,
                     "char_end": c.char_end,
@@ -319,10 +321,11 @@ class Library:
         return sorted(self._records().values(), key=lambda d: d.document_id)
 
     def search(self, query: str, top_k: int = 5, document_id: str | None = None) -> list[Hit]:
-        """Chunks that best answer `query`: list of `Hit`, best first, at most `top_k`.
+        """Passages that best answer `query`: list of `Hit`, best first, at most `top_k`, none overlapping.
 
         Ranking fuses BM25 keyword ranks with embedding ranks (reciprocal rank fusion), so both exact words
-        and paraphrases are found; each hit's `score` is its cosine similarity (higher = closer in meaning).
+        and paraphrases are found; each matched chunk is widened with its neighbours' text (`ranking.widen`).
+        Each hit's `score` is the matched chunk's cosine similarity (higher = closer in meaning).
 
         Raises:
             EmptyQuery: if `query` is blank.
@@ -330,6 +333,29 @@ class Library:
             IndexMismatch: if the index was built with another model.
             EmptyLibrary: if nothing is indexed yet.
         """
+        chunks_col = self._searchable(query, document_id)
+        vector = self.embedder.embed([query])
+        pool = max(20, 4 * top_k)  # each ranking's candidates; fused by reciprocal rank
+        got = chunks_col.query(
+            query_embeddings=vector,
+            n_results=pool,
+            where={"document_id": document_id} if document_id else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        rows = {i: (t, m, 1.0 - float(d)) for i, t, m, d in zip(*(got[f][0] for f in _QUERY_FIELDS), strict=True)}
+        keyword = self._keyword_index().search(query, pool, document_id)
+        ranked = fuse([(keyword, 1.0), (list(rows), self.semantic_weight)])[: 3 * top_k]
+        wanted = {*ranked, *(n for i in ranked for n in neighbour_ids(i))} - rows.keys()
+        if wanted:
+            extra = chunks_col.get(ids=sorted(wanted), include=["documents", "metadatas", "embeddings"])
+            for i, t, m, e in zip(*(extra[f] for f in ("ids", "documents", "metadatas", "embeddings")), strict=True):
+                rows[i] = (t, m, float(np.dot(np.asarray(e, dtype=np.float32), vector[0])))
+        spans = {i: stored_span(i, text, meta) for i, (text, meta, _) in rows.items()}
+        widened = (widen(spans[i], *(spans.get(n) for n in neighbour_ids(i))) for i in ranked if i in spans)
+        return [cite(passage, *rows[passage.chunk_id][1:]) for passage in distinct(widened, top_k)]
+
+    def _searchable(self, query: str, document_id: str | None) -> Any:
+        """The chunks collection, after checking that `query` and `document_id` can be searched (see `search`)."""
         if not query.strip():
             raise EmptyQuery("The query is empty: say what to look for, e.g. 'what Thoreau says about simplicity'.")
         chunks_col, _ = self._collections()
@@ -342,28 +368,7 @@ class Library:
             )
         if document_id is not None:
             self._require(document_id)
-        vector = self.embedder.embed([query])
-        pool = max(20, 4 * top_k)  # each ranking's candidates; fused by reciprocal rank
-        got = chunks_col.query(
-            query_embeddings=vector,
-            n_results=pool,
-            where={"document_id": document_id} if document_id else None,
-            include=["documents", "metadatas", "distances"],
-        )
-        rows = {i: (t, m, 1.0 - float(d)) for i, t, m, d in zip(*(got[f][0] for f in _QUERY_FIELDS), strict=True)}
-        semantic = list(rows)
-        keyword = self._keyword_index().search(query, pool, document_id)
-        fused: dict[str, float] = {}
-        for ranking, weight in ((keyword, 1.0), (semantic, self.semantic_weight)):
-            for rank, chunk_id in enumerate(ranking):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (60 + rank)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)[:top_k]
-        missing = [i for i in best if i not in rows]
-        if missing:
-            extra = chunks_col.get(ids=missing, include=["documents", "metadatas", "embeddings"])
-            for i, t, m, e in zip(*(extra[f] for f in ("ids", "documents", "metadatas", "embeddings")), strict=True):
-                rows[i] = (t, m, float(np.dot(np.asarray(e, dtype=np.float32), vector[0])))
-        return [_hit(*rows[i]) for i in best if i in rows]
+        return chunks_col
 
     def prepare_search(self) -> None:
         """Build the in-memory keyword index now (about 1 s per 10,000 chunks) instead of at the first search."""
@@ -378,7 +383,10 @@ class Library:
                 for offset in range(0, chunks_col.count(), 5000):
                     page = chunks_col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
                     ids += page["ids"]
-                    texts += page["documents"]
+                    texts += [
+                        keyword_text(t, str(m["title"]), str(m.get("author", "")), str(m["heading"]))
+                        for t, m in zip(page["documents"], page["metadatas"], strict=True)
+                    ]
                     groups += [str(m["document_id"]) for m in page["metadatas"]]
                 self._keywords = KeywordIndex(ids, texts, groups)
             return self._keywords
@@ -446,22 +454,6 @@ def _record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
 
 
 _QUERY_FIELDS = ("ids", "documents", "metadatas", "distances")
-
-
-def _hit(text: str, meta: dict[str, Any], score: float) -> Hit:
-    return Hit(
-        document_id=str(meta["document_id"]),
-        title=str(meta["title"]),
-        heading=str(meta["heading"]),
-        score=round(score, 4),
-        passage=_trim(text),
-        char_start=int(meta["char_start"]),
-        char_end=int(meta["char_end"]),
-    )
-
-
-def _trim(text: str) -> str:
-    return text if len(text) <= MAX_PASSAGE_CHARS else text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
 
 
 def index_with_progress(library: Library, rebuild: bool = False) -> IndexReport:

@@ -186,6 +186,30 @@ def test_a_rare_exact_word_is_found_by_keyword_ranking(library: Library, sample_
     assert library.search("zorblax", top_k=1)[0].document_id == "boiler.md"
 
 
+def test_a_question_naming_the_author_finds_the_authors_book(tmp_path: Path, embedder: SentenceTransformerEmbedder):
+    """A lecture that quotes Thoreau does not outrank his book (its title page names him; chunks carry its author)."""
+    library_dir = tmp_path / "books"
+    library_dir.mkdir()
+    (library_dir / "woods.txt").write_text(
+        "A YEAR IN THE WOODS\n\nby Henry David Thoreau\n\n"
+        + "I dug beans all summer and read by the pond in the evenings. " * 30
+        + "\n\nOur life is frittered away by detail. Simplicity, simplicity, simplicity! Let your affairs be few.\n"
+    )
+    (library_dir / "lecture.txt").write_text(
+        "NOTES FOR SPEAKERS\n\nby A. Lecturer\n\n"
+        + "Keep your slides few and plain, and speak slowly so the audience can follow you. " * 20
+        + "\n\nQuote Thoreau or Emerson when a line of theirs helps the audience remember you.\n"
+    )
+    library = Library(library_dir, tmp_path / "index", embedder)
+    library.index()
+
+    hits = library.search("what does thoreau say about simplicity", top_k=2)
+
+    assert hits[0].document_id == "woods.txt"
+    assert any(h.document_id == "woods.txt" and "Simplicity, simplicity" in h.passage for h in hits)
+    assert {d.document_id: d.title for d in library.list_documents()}["woods.txt"] == "A Year In The Woods"
+
+
 def test_terminal_indexer_reports_what_it_did(
     sample_library: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder, capsys: pytest.CaptureFixture[str]
 ):
