@@ -15,6 +15,9 @@ from mcp_server.embedder import Embedder
 
 SUPPORTED_SUFFIXES = (".md", ".txt", ".pdf", ".epub")
 """File types the library indexes; others are ignored."""
+INDEX_FORMAT = "parse 2 (Gutenberg body, title and author); chunks 128/32 word-pieces"
+"""Changes whenever parsing or chunking changes: it is part of each file's fingerprint, so an index
+built the old way counts as stale and is rebuilt document by document, as if every file changed."""
 
 
 class UnreadableDocument(ValueError):

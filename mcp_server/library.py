@@ -21,6 +21,7 @@ from chromadb.config import Settings
 
 from mcp_server.citations import Answer, AnswerHint, Hit, Passage
 from mcp_server.documents import (
+    INDEX_FORMAT,
     SUPPORTED_SUFFIXES,
     Chunk,
     ParsedDocument,
@@ -222,7 +223,7 @@ class Library:
             report.removed.append(gone)
         pending: list[tuple[ParsedDocument, list[Chunk], str]] = []
         for doc_id, path in files.items():
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = fingerprint(path)
             if doc_id in records and records[doc_id].sha256 == digest:
                 report.unchanged += 1
                 continue
@@ -278,7 +279,7 @@ class Library:
         records, files = self._records(), self.scan()
         if set(records) != set(files) or not records:
             return True
-        return any(hashlib.sha256(p.read_bytes()).hexdigest() != records[i].sha256 for i, p in files.items())
+        return any(fingerprint(p) != records[i].sha256 for i, p in files.items())
 
     def start_background_index(self) -> threading.Thread | None:
         """Index in a daemon thread if the index is stale or empty; returns the thread, or None if current.
@@ -440,6 +441,11 @@ class Library:
                 self._parsed.pop(next(iter(self._parsed)))
             self._parsed[key] = parse_document(path, document_id)
         return self._parsed[key]
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 hex of the file's bytes and `INDEX_FORMAT`: equal means the stored chunks are current."""
+    return hashlib.sha256(INDEX_FORMAT.encode() + b"\0" + path.read_bytes()).hexdigest()
 
 
 def _record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:

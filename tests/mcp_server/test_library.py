@@ -91,6 +91,18 @@ def test_unchanged_files_are_skipped_and_a_changed_file_alone_is_re_embedded(lib
     assert library.search("seed catalogues and crop rotation", top_k=1)[0].document_id == "garden-plan.md"
 
 
+def test_an_index_built_by_an_older_parser_or_chunker_is_stale_and_rebuilt(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+):
+    assert not library.is_stale()
+    monkeypatch.setattr("mcp_server.library.INDEX_FORMAT", "a newer way to chunk")
+
+    assert library.is_stale()
+    report = library.index()
+    assert sorted(report.updated) == sorted(d.document_id for d in library.list_documents()) and report.unchanged == 0
+    assert not library.is_stale()
+
+
 def test_a_deleted_file_disappears_from_index_and_results(library: Library, sample_library: Path):
     (sample_library / "bread-recipe.md").unlink()
     report = library.index()
