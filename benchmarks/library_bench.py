@@ -39,7 +39,8 @@ from mcp import Client
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mcp_server.documents import chunk_document, parse_document  # noqa: E402
+from mcp_server.chunking import chunk_document  # noqa: E402
+from mcp_server.documents import parse_document  # noqa: E402
 from mcp_server.embedder import SentenceTransformerEmbedder  # noqa: E402
 from mcp_server.http import build_app  # noqa: E402
 from mcp_server.library import Library  # noqa: E402

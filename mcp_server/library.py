@@ -19,17 +19,9 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings
 
+from mcp_server.chunking import Chunk, chunk_document, split_sentences
 from mcp_server.citations import Answer, AnswerHint, Hit, Passage
-from mcp_server.documents import (
-    INDEX_FORMAT,
-    SUPPORTED_SUFFIXES,
-    Chunk,
-    ParsedDocument,
-    UnreadableDocument,
-    chunk_document,
-    parse_document,
-    split_sentences,
-)
+from mcp_server.documents import INDEX_FORMAT, SUPPORTED_SUFFIXES, ParsedDocument, UnreadableDocument, parse_document
 from mcp_server.embedder import Embedder
 from mcp_server.keyword_index import KeywordIndex, keyword_text
 from mcp_server.ranking import cite, distinct, fuse, neighbour_ids, stored_span, widen

@@ -9,7 +9,8 @@ import pytest
 from ebooklib import epub
 from fpdf import FPDF
 
-from mcp_server.documents import UnreadableDocument, chunk_document, parse_document
+from mcp_server.chunking import chunk_document
+from mcp_server.documents import UnreadableDocument, parse_document
 from mcp_server.embedder import SentenceTransformerEmbedder
 
 PARAGRAPH = (
