@@ -79,6 +79,7 @@ class Response:
         self._input_chars = 0
         self._output_chars = 0
         self._audio_ms = 0
+        self._limit_hit = False  # the reply reached max_output_tokens
 
     def cancel(self, reason: Literal["client_cancelled", "turn_detected"]) -> None:
         """Stop generation and audio now; `response.done` will say `cancelled` with `reason`."""
@@ -98,6 +99,8 @@ class Response:
             self._generation.cancel()
         await asyncio.wait([self._generation])
         status, details = "completed", None
+        if self._limit_hit:
+            status, details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
         if self._generation.cancelled() or self._reason is not None:
             status, details = "cancelled", {"type": "cancelled", "reason": self._reason or "client_cancelled"}
         elif (error := self._generation.exception()) is not None:
@@ -130,9 +133,25 @@ class Response:
             elif out.text:
                 if self._message is None:
                     self._open_message()
-                self._add_text(out.text)
+                if text := self._within_budget(out.text):
+                    self._add_text(text)
+                if self._limit_hit:
+                    self._stop.set()  # the brain stops generating; what was said so far stays
+                    break
         if self._message is not None:
-            await self._close_message("completed")
+            await self._close_message("incomplete" if self._limit_hit else "completed")
+
+    def _within_budget(self, delta: str) -> str:
+        """`delta`, cut where the reply reaches `max_output_tokens` (4 characters per token, as in usage)."""
+        limit = self._settings.max_output_tokens
+        if limit == "inf":
+            return delta
+        spoken_so_far = len(self._message.text) if self._message is not None else 0
+        room = int(limit) * 4 - self._output_chars - spoken_so_far
+        if len(delta) >= room:
+            self._limit_hit = True
+            return delta[: max(room, 0)]
+        return delta
 
     def _add_item(self, item: dict[str, Any]) -> int:
         output_index = len(self._output)

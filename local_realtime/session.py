@@ -104,6 +104,7 @@ class SessionConfig:
     tools: tuple[dict[str, Any], ...] = ()
     tool_choice: str | dict[str, Any] = "auto"
     max_output_tokens: int | Literal["inf"] = "inf"
+    """Longest reply, in the usage's tokens (4 characters of text each); the reply then ends `incomplete`."""
 
     def updated(self, session: dict[str, Any]) -> SessionConfig:
         """Return this config with `session` (the body of `session.update`) merged in.

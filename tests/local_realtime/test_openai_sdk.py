@@ -13,9 +13,7 @@ import pytest
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
-from tests.local_realtime.test_protocol import ECHO_TOOL, check_shape, engine, url
-
-__all__ = ["engine", "url"]  # session fixtures shared with the raw-protocol tests
+from tests.local_realtime.protocol_client import ECHO_TOOL, check_shape
 
 
 async def receive(conn: AsyncRealtimeConnection, until: str) -> list[dict[str, Any]]:

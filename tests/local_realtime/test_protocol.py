@@ -1,7 +1,7 @@
 """The engine's GA Realtime protocol over a real WebSocket: RuleBrain, real espeak-ng voice, real Whisper.
 
 Every server frame is validated against the openai SDK's `RealtimeServerEvent` union, with no
-fields the SDK does not know.
+fields the SDK does not know (`protocol_client.Peer`).
 """
 
 from __future__ import annotations
@@ -13,114 +13,29 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pydantic
 import pytest
-from openai.types.realtime import RealtimeServerEvent
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from local_realtime.brain import BrainOutput, Entry, RuleBrain, TextDelta, ToolSpec
+from local_realtime.brain import BrainOutput, Entry, TextDelta, ToolSpec
 from local_realtime.engine import Engine
 from local_realtime.server import serve_engine
 from local_realtime.stt import WhisperTranscriber
 from local_realtime.tts import EspeakSynthesizer
 from local_realtime.vad import VoiceActivityDetector
+from tests.local_realtime.protocol_client import (
+    ECHO_TOOL,
+    SCRIPT_TOOL,
+    TEXT_SESSION,
+    Peer,
+    audio_of,
+    check_shape,
+    collapse,
+    first,
+    speech_turn,
+    types,
+)
 from tests.speech_audio import chunks, silence, synthesize
-
-SERVER_EVENT = pydantic.TypeAdapter(RealtimeServerEvent)
-TEXT_SESSION = {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {"turn_detection": None}}}
-ECHO_TOOL = {
-    "type": "function",
-    "name": "echo",
-    "description": "Repeat a value.",
-    "parameters": {"type": "object", "properties": {"value": {"type": "string"}}, "required": ["value"]},
-}
-SCRIPT_TOOL = {
-    "type": "function",
-    "name": "load_script",
-    "description": "Load a guided script by name.",
-    "parameters": {"type": "object", "properties": {"script_name": {"type": "string"}}},
-}
-
-
-def check_shape(raw: dict[str, Any]) -> None:
-    """Fail unless `raw` parses as an SDK server event and carries no field the SDK does not declare."""
-    _no_extras(SERVER_EVENT.validate_python(raw), raw["type"])
-
-
-def _no_extras(value: Any, where: str) -> None:
-    if isinstance(value, pydantic.BaseModel):
-        assert not value.model_extra, f"{where}: unknown fields {sorted(value.model_extra)}"
-        for name in type(value).model_fields:
-            _no_extras(getattr(value, name), f"{where}.{name}")
-    elif isinstance(value, list):
-        for i, element in enumerate(value):
-            _no_extras(element, f"{where}[{i}]")
-
-
-class Peer:
-    """A raw-frame Realtime client: send dicts, receive validated dicts."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    async def send(self, event: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(event))
-
-    async def send_raw(self, frame: str | bytes) -> None:
-        await self.ws.send(frame)
-
-    async def recv(self, timeout_s: float = 120) -> dict[str, Any]:
-        async with asyncio.timeout(timeout_s):
-            event = json.loads(await self.ws.recv())
-        check_shape(event)
-        return event
-
-    async def until(self, kind: str, timeout_s: float = 30) -> list[dict[str, Any]]:
-        """Receive events up to and including the first of type `kind`."""
-        seen = []
-        async with asyncio.timeout(timeout_s):
-            while True:
-                seen.append(await self.recv())
-                if seen[-1]["type"] == kind:
-                    return seen
-
-    async def update(self, session: dict[str, Any]) -> dict[str, Any]:
-        await self.send({"type": "session.update", "session": session})
-        event = await self.recv()
-        assert event["type"] == "session.updated", event
-        return event["session"]
-
-    async def say(self, text: str) -> None:
-        """Add a user text message and wait for its `conversation.item.done`."""
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-        await self.send({"type": "conversation.item.create", "item": item})
-        assert [e["type"] for e in await self.until("conversation.item.done")] == [
-            "conversation.item.added",
-            "conversation.item.done",
-        ]
-
-    async def turn(self, timeout_s: float = 30, **response: Any) -> list[dict[str, Any]]:
-        """`response.create`, then every event up to `response.done`."""
-        await self.send({"type": "response.create", "response": response} if response else {"type": "response.create"})
-        return await self.until("response.done", timeout_s)
-
-
-def first(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    return next(e for e in events if e["type"] == kind)
-
-
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
-
-
-def collapse(names: list[str]) -> list[str]:
-    """Event types with runs of the same delta type folded into one."""
-    return [n for i, n in enumerate(names) if not (n.endswith(".delta") and i and names[i - 1] == n)]
-
-
-def audio_of(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
 
 
 class SlowBrain:
@@ -139,31 +54,6 @@ class SlowBrain:
             yield TextDelta(f"This is sentence number {i}. ")
 
 
-@pytest.fixture(scope="session")
-def vad_factory() -> Any:
-    return VoiceActivityDetector
-
-
-@pytest.fixture(scope="session")
-def engine(whisper: WhisperTranscriber, espeak: EspeakSynthesizer) -> Engine:
-    return Engine(RuleBrain(), whisper, espeak, VoiceActivityDetector)
-
-
-@pytest.fixture(scope="session")
-async def url(engine: Engine) -> AsyncIterator[str]:
-    async with serve_engine(engine) as base:
-        yield base
-
-
-@pytest.fixture
-async def peer(url: str) -> AsyncIterator[Peer]:
-    async with connect(f"{url}/realtime?model=gpt-realtime", additional_headers={"Authorization": "Bearer x"}) as ws:
-        client = Peer(ws)
-        created = await client.recv()
-        assert created["type"] == "session.created"
-        yield client
-
-
 @pytest.fixture
 async def slow_peer(whisper: WhisperTranscriber, espeak: EspeakSynthesizer) -> AsyncIterator[tuple[Peer, SlowBrain]]:
     brain = SlowBrain()
@@ -174,11 +64,6 @@ async def slow_peer(whisper: WhisperTranscriber, espeak: EspeakSynthesizer) -> A
         client = Peer(ws)
         assert (await client.recv())["type"] == "session.created"
         yield client, brain
-
-
-def speech_turn(text: str) -> list[bytes]:
-    """flite speech framed by silence, as 40 ms chunks."""
-    return chunks(silence(300) + synthesize(text) + silence(900), 40)
 
 
 async def test_session_starts_with_ga_defaults_and_update_is_applied(peer: Peer) -> None:

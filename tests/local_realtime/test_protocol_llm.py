@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 
 from local_realtime.engine import Engine
 from local_realtime.server import serve_engine
-from tests.local_realtime.test_protocol import SCRIPT_TOOL, Peer, first
+from tests.local_realtime.protocol_client import SCRIPT_TOOL, Peer, first
 
 pytestmark = pytest.mark.slow
 
