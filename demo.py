@@ -190,7 +190,8 @@ def _mode(args: argparse.Namespace, view: LiveView) -> str:
 
         audio.require_devices()
     except (OSError, RuntimeError) as exc:
-        view.note(f"No audio device ({exc}); type what you would say instead.")
+        logger.info("no audio device: %s", exc)
+        view.note("No microphone or speaker found: type what you would say (or use --wav FILE).")
         return "chat"
     return "microphone"
 
@@ -199,8 +200,8 @@ def _mode(args: argparse.Namespace, view: LiveView) -> str:
 def _audio_output(mode: str, args: argparse.Namespace, transcript: Transcript, view: LiveView) -> Iterator[Any]:
     """Where the assistant's speech goes: the speaker, a WAV file for spoken turns, or nowhere."""
     spoken = any(kind == "wav" for kind, _ in args.turns or [])
-    if mode == "turns" and not spoken:
-        yield None
+    if mode == "chat" or (mode == "turns" and not spoken):
+        yield None  # text replies only
         return
     from voice_client import audio
 

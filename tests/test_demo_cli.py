@@ -167,3 +167,4 @@ async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_o
     assert "you › Good morning" in text and "assistant › Morning! What shall we do?" in text
     (transcript,) = (tmp_path / "workspace" / "transcripts").glob("*.md")
     assert "Morning! What shall we do?" in transcript.read_text(encoding="utf-8")
+    assert not list(transcript.parent.glob("*.wav")), "typed chat gets text replies, no audio file"
