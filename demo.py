@@ -316,6 +316,27 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
         await _converse(session, mode, args, view)
 
 
+class ConsoleLog(logging.Filter):
+    """Log records fit for the user's terminal: credentials masked, and a library's traceback (e.g. a
+    connection torn down while exiting) cut to one line unless LOG_LEVEL=DEBUG."""
+
+    def __init__(self, secrets: list[str], tracebacks: bool) -> None:
+        super().__init__()
+        self._secrets = secrets
+        self._tracebacks = tracebacks
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not self._tracebacks:
+            error = record.exc_info[1]
+            message += f" ({type(error).__name__}; LOG_LEVEL=DEBUG shows the traceback)"
+            record.exc_info, record.exc_text = None, None
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, ()
+        return True
+
+
 def _explain(exc: BaseException) -> str:
     """A one-line message for what went wrong, naming the fix where we know it."""
     text = str(exc)
@@ -338,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     handler = RichHandler(console=Console(stderr=True), show_path=False)
     handler.setLevel(env.get("LOG_LEVEL", "WARNING").upper())  # libraries that set DEBUG on their loggers
+    secrets = [env[name] for name in ("OPENAI_API_KEY", "MCP_AUTH_TOKEN") if env.get(name)]
+    handler.addFilter(ConsoleLog(secrets, tracebacks=handler.level <= logging.DEBUG))
     logging.basicConfig(level=handler.level, handlers=[handler], format="%(message)s")
     view = LiveView(Console(highlight=False, soft_wrap=True))
     try:

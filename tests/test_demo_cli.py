@@ -7,6 +7,7 @@ stand-in for OpenAI) or a WebSocket endpoint that refuses the key like OpenAI do
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -168,3 +169,18 @@ async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_o
     (transcript,) = (tmp_path / "workspace" / "transcripts").glob("*.md")
     assert "Morning! What shall we do?" in transcript.read_text(encoding="utf-8")
     assert not list(transcript.parent.glob("*.wav")), "typed chat gets text replies, no audio file"
+
+
+def test_console_log_masks_credentials_and_keeps_library_tracebacks_to_one_line() -> None:
+    from demo import ConsoleLog
+
+    try:
+        raise ConnectionResetError("peer went away")
+    except ConnectionResetError:
+        record = logging.LogRecord(
+            "mcp", logging.ERROR, __file__, 1, "send with %s failed", ("sk-secret",), sys.exc_info()
+        )
+    assert ConsoleLog(["sk-secret"], tracebacks=False).filter(record)
+    line = logging.Formatter().format(record)
+    assert line == "send with *** failed (ConnectionResetError; LOG_LEVEL=DEBUG shows the traceback)"
+    assert "Traceback" not in line and "sk-secret" not in line
