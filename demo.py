@@ -160,8 +160,13 @@ def _client_config(env: dict[str, str], args: argparse.Namespace, mode: str, mcp
         config = Config.from_env(client_env)
     except ConfigError as exc:
         raise DemoError(f"configuration: {exc}") from None
+    return config.with_overrides(text_only=_text_only(mode, args))
+
+
+def _text_only(mode: str, args: argparse.Namespace) -> bool:
+    """Text replies and no audio: typed chat, or turns given only as --text."""
     spoken = any(kind == "wav" for kind, _ in args.turns or [])
-    return config.with_overrides(text_only=mode == "chat" or (mode == "turns" and not spoken))
+    return mode == "chat" or (mode == "turns" and not spoken)
 
 
 async def _load_script(tools: McpTools, name: str, view: LiveView) -> tuple[str, ToolOutcome]:
@@ -199,9 +204,8 @@ def _mode(args: argparse.Namespace, view: LiveView) -> str:
 @contextlib.contextmanager
 def _audio_output(mode: str, args: argparse.Namespace, transcript: Transcript, view: LiveView) -> Iterator[Any]:
     """Where the assistant's speech goes: the speaker, a WAV file for spoken turns, or nowhere."""
-    spoken = any(kind == "wav" for kind, _ in args.turns or [])
-    if mode == "chat" or (mode == "turns" and not spoken):
-        yield None  # text replies only
+    if _text_only(mode, args):
+        yield None
         return
     from voice_client import audio
 
