@@ -28,6 +28,9 @@ class FileResult(BaseModel):
     next_start_line: int | None = None
     diff: str | None = None
     files: list[str] | None = None
+    changed: list[str] = []
+    """Workspace paths this call changed (created, written, copied to, restored, deleted); empty for reads,
+    listings, backups and dry runs."""
 
 
 def _need(value: str | int | None, name: str, operation: str) -> str | int:

@@ -307,6 +307,7 @@ def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSession
             result, changed = await anyio.to_thread.run_sync(
                 lambda: run_file_operation(workspace, operation, filename, **args)
             )
+        result.changed = changed
         for name in changed:
             with contextlib.suppress(ValueError):
                 await ctx.notify_resource_updated(f"workspace://{name}")

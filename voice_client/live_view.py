@@ -31,16 +31,12 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_CHANGING = ("Created", "Wrote", "Appended", "Inserted", "Replaced", "Saved", "Restored", "Deleted")
-"""How file_operation's message starts when the call changed a file (not read, list, backup, dry run)."""
-
-
 def _changed_file(name: str, outcome: ToolOutcome) -> str | None:
-    """The workspace path a successful file_operation changed; None for reads, listings and failures."""
+    """The workspace path a successful file_operation changed (its `changed` list); None for reads, listings,
+    backups, dry runs and failures."""
     result = outcome.structured or {}
-    if name != "file_operation" or outcome.is_error or not str(result.get("message", "")).startswith(_CHANGING):
-        return None
-    return str(result.get("filepath") or "") or None
+    changed = result.get("changed") if name == "file_operation" and not outcome.is_error else None
+    return ", ".join(str(c) for c in changed) if isinstance(changed, list) and changed else None
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -79,13 +79,17 @@ async def test_save_as_list_backup_delete_and_restore(config: Config) -> None:
         await _op(client, operation="write", filename="notes.md", content="keep me\n")
         copy = await _op(client, operation="save_as", filename="notes.md", new_filename="drafts/copy.md")
         assert copy.structured_content["filepath"] == "drafts/copy.md"
+        assert copy.structured_content["changed"] == ["drafts/copy.md"]
         refused = await _op(client, operation="save_as", filename="notes.md", new_filename="drafts/copy.md")
         assert refused.is_error
         listed = await _op(client, operation="list")
         assert listed.structured_content["files"] == ["drafts/copy.md", "notes.md"]
+        assert listed.structured_content["changed"] == []
         backup = await _op(client, operation="backup", filename="notes.md")
         assert backup.structured_content["content"].startswith("notes.")
-        await _op(client, operation="delete", filename="notes.md")
+        assert backup.structured_content["changed"] == []
+        deleted = await _op(client, operation="delete", filename="notes.md")
+        assert deleted.structured_content["changed"] == ["notes.md"]
         assert not (config.workspace_dir / "notes.md").exists()
         await _op(client, operation="restore", filename="notes.md")
     assert (config.workspace_dir / "notes.md").read_text() == "keep me\n"
