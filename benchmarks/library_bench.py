@@ -1,6 +1,7 @@
 """Library benchmark over the real books in ../shared/corpus: ingest throughput, search latency, hit@5.
 
     .venv/bin/python benchmarks/library_bench.py [CORPUS_DIR] [--sample 640] [--big 50000] [--calls 100]
+        [--model DIR] [--out FILE]
 
 Measures, in one run (writes benchmarks/results/library_bench.json):
 - raw encoder throughput (chunks/s: `Embedder.embed` alone, batches of 64, on a random sample of the corpus
@@ -208,6 +209,9 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=640, help="chunks for the raw encoder measurement")
     parser.add_argument("--big", type=int, default=50_000, help="chunks in the large store")
     parser.add_argument("--calls", type=int, default=100, help="search_library calls per store size")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a local sentence-transformers folder (default: packaged MiniLM)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "library_bench.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -219,7 +223,7 @@ def main() -> int:
         library_dir.mkdir()
         for book in sorted(args.corpus.glob("*.txt")):
             shutil.copy(book, library_dir / book.name)
-        embedder = SentenceTransformerEmbedder()
+        embedder = SentenceTransformerEmbedder(args.model)
         raw = measure_raw_encoder(embedder, library_dir, args.sample)
         print(f"raw encoder: {raw}", file=sys.stderr)
         timed = TimedEmbedder(embedder)
@@ -260,7 +264,7 @@ def main() -> int:
         "written after the first tuning rounds and never tuned on",
         "search": (
             "hybrid over 128-token chunks: BM25 (bm25s; stemmed, accents folded, title/author/heading indexed with "
-            "each chunk) fused with MiniLM cosine ranks (RRF, equal weights); each hit widened by up to "
+            f"each chunk) fused with {embedder.name} cosine ranks (RRF, equal weights); each hit widened by up to "
             f"{CONTEXT_CHARS} characters of its neighbours' text each side; Gutenberg licence text not indexed"
         ),
         "search_corpus": {"chunks": ingest["chunks"], "keyword_index_build_s": keyword_s, **corpus},
