@@ -56,8 +56,8 @@ def run_file_operation(
     backup_name: str | None = None,
     overwrite: bool = False,
     frame: Frame | None = None,
-) -> tuple[FileResult, list[str]]:
-    """Run one operation; returns the result and the workspace names it changed.
+) -> FileResult:
+    """Run one operation; returns its result, whose `changed` lists the workspace names it changed.
 
     Raises:
         WorkspaceError: a refused path, a missing file or argument, a pattern not found, too big.
@@ -71,7 +71,7 @@ def run_file_operation(
             content=listing,
             files=[n for n, _ in files],
             message=f"{len(files)} file(s) in the workspace.",
-        ), []
+        )
     path = workspace.resolve(filename)
     name = workspace.relative(path)
     if operation == "read":
@@ -85,7 +85,7 @@ def run_file_operation(
             next_start_line=page.end_line + 1 if more else None,
             message=f"Lines {page.start_line}-{page.end_line} of {page.total_lines}."
             + (f" Read on from line {page.end_line + 1}." if more else ""),
-        ), []
+        )
     if operation in ("create", "write"):
         text = content or ""
         text = frame.apply(text) if frame else text
@@ -94,16 +94,22 @@ def run_file_operation(
         else:
             workspace.write(filename, text)
         verb = "Created" if operation == "create" else "Wrote"
-        return FileResult(success=True, filepath=name, content=text, message=f"{verb} {name}."), [name]
+        return FileResult(success=True, filepath=name, content=text, message=f"{verb} {name}.", changed=[name])
     if operation == "append":
         workspace.append(filename, str(_need(content, "content", operation)))
-        return FileResult(success=True, filepath=name, content=content or "", message=f"Appended to {name}."), [name]
+        return FileResult(
+            success=True, filepath=name, content=content or "", message=f"Appended to {name}.", changed=[name]
+        )
     if operation == "insert":
         line = int(_need(line_number, "line_number", operation))
         workspace.insert(filename, line, str(_need(content, "content", operation)))
         return FileResult(
-            success=True, filepath=name, content=content or "", message=f"Inserted before line {line} of {name}."
-        ), [name]
+            success=True,
+            filepath=name,
+            content=content or "",
+            message=f"Inserted before line {line} of {name}.",
+            changed=[name],
+        )
     if operation == "replace":
         count, diff = workspace.replace(
             filename,
@@ -114,18 +120,25 @@ def run_file_operation(
         )
         verb = "Would replace" if dry_run else "Replaced"
         return FileResult(
-            success=True, filepath=name, content="", diff=diff, message=f"{verb} {count} occurrence(s) in {name}."
-        ), ([] if dry_run else [name])
+            success=True,
+            filepath=name,
+            content="",
+            diff=diff,
+            message=f"{verb} {count} occurrence(s) in {name}.",
+            changed=[] if dry_run else [name],
+        )
     if operation == "save_as":
         target = str(_need(new_filename, "new_filename", operation))
         copy = workspace.relative(workspace.save_as(filename, target, overwrite=overwrite))
-        return FileResult(success=True, filepath=copy, content="", message=f"Saved {name} as {copy}."), [copy]
+        return FileResult(success=True, filepath=copy, content="", message=f"Saved {name} as {copy}.", changed=[copy])
     if operation == "backup":
         backup = workspace.backup(filename)
-        return FileResult(success=True, filepath=name, content=backup, message=f"Backed up {name} as {backup}."), []
+        return FileResult(success=True, filepath=name, content=backup, message=f"Backed up {name} as {backup}.")
     if operation == "restore":
         chosen = workspace.restore(filename, backup_name)
-        return FileResult(success=True, filepath=name, content="", message=f"Restored {name} from {chosen}."), [name]
+        return FileResult(
+            success=True, filepath=name, content="", message=f"Restored {name} from {chosen}.", changed=[name]
+        )
     if operation == "delete":
         backup = workspace.delete(filename)
         return FileResult(
@@ -133,5 +146,6 @@ def run_file_operation(
             filepath=name,
             content=backup,
             message=f"Deleted {name}; restore it with operation 'restore' (backup {backup}).",
-        ), [name]
+            changed=[name],
+        )
     raise WorkspaceError(f"Unknown operation {operation!r}.")

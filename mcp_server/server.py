@@ -304,14 +304,11 @@ def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSession
             frame=frame,
         )
         with _as_tool_errors():
-            result, changed = await anyio.to_thread.run_sync(
-                lambda: run_file_operation(workspace, operation, filename, **args)
-            )
-        result.changed = changed
-        for name in changed:
+            result = await anyio.to_thread.run_sync(lambda: run_file_operation(workspace, operation, filename, **args))
+        for name in result.changed:
             with contextlib.suppress(ValueError):
                 await ctx.notify_resource_updated(f"workspace://{name}")
-        if changed:
+        if result.changed:
             with contextlib.suppress(ValueError):
                 await ctx.notify_resources_changed()
         return result
