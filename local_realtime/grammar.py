@@ -7,6 +7,8 @@ token greedily under the compiled grammar, checking only the model's favourite t
 from __future__ import annotations
 
 import ctypes
+import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -101,6 +103,10 @@ def allowed_replies(history: Sequence[Entry], tools: Sequence[ToolSpec], tool_ch
     return "say" if history and history[-1].role == "tool_result" else "auto"
 
 
+_WORD = re.compile(r"[\w.\-/]+")
+"""A word that may be an id: letters, digits and . - _ / ("bread-recipe.md", "notes/plan.md", "7")."""
+
+
 def ground_ids(
     name: str, arguments: dict[str, Any], tools: Sequence[ToolSpec], history: Sequence[Entry]
 ) -> dict[str, Any] | None:
@@ -108,7 +114,7 @@ def ground_ids(
 
     A small model fills id parameters with invented values ("1", "tax_deductions.md"), and the tool
     then fails on an unknown id. Optional ids nobody said are dropped (the tool then works over
-    everything, e.g. the whole library).
+    everything, e.g. the whole library). See `said_ids` for what counts as said.
 
     Returns:
         `arguments` without ungrounded optional ids, or None when a required id is ungrounded
@@ -118,7 +124,7 @@ def ground_ids(
     if tool is None:
         return arguments
     required = set((tool.parameters or {}).get("required", []))
-    said = " ".join(e.text for e in history if e.role in ("user", "tool_result")).lower()
+    said = said_ids(history)
     ungrounded = {
         key
         for key, value in arguments.items()
@@ -127,6 +133,39 @@ def ground_ids(
     if ungrounded & required:
         return None
     return {key: value for key, value in arguments.items() if key not in ungrounded}
+
+
+def said_ids(history: Sequence[Entry]) -> set[str]:
+    """Values (lower case) a call may use as ids: whole words of user turns, whole string values of tool
+    results (JSON), and the words inside tool results except bare numbers. A "1" in "stage 1 of 3" or in a
+    date is not an id a tool gave; "bread-recipe.md" in "Available ids: bread-recipe.md, ..." is."""
+    said: set[str] = set()
+    for entry in history:
+        text = entry.text.lower()
+        words = {w.strip(".-/") for w in _WORD.findall(text)}
+        if entry.role == "user":
+            said |= words
+        elif entry.role == "tool_result":
+            said |= {w for w in words if not w.isdigit()} | set(_string_values(text))
+    return said
+
+
+def _string_values(text: str) -> list[str]:
+    """Every string value in `text` if it is JSON (objects and lists walked); [] otherwise."""
+    try:
+        pending: list[Any] = [json.loads(text)]
+    except ValueError:
+        return []
+    found: list[str] = []
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return found
 
 
 def _call_schema(tool: ToolSpec) -> dict[str, Any]:

@@ -144,3 +144,18 @@ def test_invented_optional_ids_are_dropped_said_ones_kept_and_invented_required_
     assert ground_ids("read_passage", {"document_id": "tax.md"}, [READ], history) is None
     assert ground_ids("read_passage", {"document_id": "bread-recipe.md"}, [READ], history) is not None
     assert ground_ids("unknown_tool", invented, [SEARCH], history) == invented
+
+
+def test_a_number_in_a_tools_prose_or_a_date_is_not_an_id_but_one_the_user_said_or_a_tool_gave_is() -> None:
+    script = '{"stage_number": 1, "instructions": "stage 1 of 3", "content": "*Created on: 2026-11-24*"}'
+    history = [Entry("tool_result", script, "load_script"), Entry("user", "Search my library for bread.")]
+    invented = {"query": "bread", "document_id": "1"}
+    assert ground_ids("search_library", invented, [SEARCH], history) == {"query": "bread"}
+    said = [*history, Entry("user", "Only in document 1.")]
+    assert ground_ids("search_library", invented, [SEARCH], said) == invented
+    listing = Entry("tool_result", '{"documents": [{"document_id": "7"}, {"document_id": "My Notes.md"}]}')
+    assert ground_ids("read_passage", {"document_id": "7"}, [READ], [listing]) is not None
+    assert ground_ids("read_passage", {"document_id": "my notes.md"}, [READ], [listing]) is not None
+    error = Entry("tool_result", '{"error": "No document \'1\'. Available ids: bread-recipe.md, garden-plan.md."}')
+    assert ground_ids("read_passage", {"document_id": "garden-plan.md"}, [READ], [error]) is not None
+    assert ground_ids("read_passage", {"document_id": "1"}, [READ], [error]) is None
