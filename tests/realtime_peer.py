@@ -225,6 +225,11 @@ def text_message(response_id: str, item_id: str, text: str) -> list[Event]:
     ]
 
 
+def text_reply(response_id: str, item_id: str, text: str) -> list[Event]:
+    """A whole response that says `text`: response.created, the text item's events, response.done."""
+    return [response_created(response_id), *text_message(response_id, item_id, text), response_done(response_id)]
+
+
 def audio_message(response_id: str, item_id: str, chunks: list[bytes], transcript: str) -> list[Event]:
     """An assistant audio item: PCM16 24 kHz `chunks` as `output_audio.delta`s plus its transcript."""
     ids = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}

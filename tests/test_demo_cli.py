@@ -21,11 +21,9 @@ from websockets.http11 import Request, Response
 from tests.realtime_peer import (
     RealtimePeer,
     Step,
-    response_created,
-    response_done,
     session_created,
     session_updated,
-    text_message,
+    text_reply,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,11 +149,7 @@ async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_o
         Step("conversation.item.create", where=lambda e: e["item"]["content"][0]["text"] == "Good morning"),
         Step(
             "response.create",
-            send=[
-                response_created("resp_1"),
-                *text_message("resp_1", "m1", "Morning! What shall we do?"),
-                response_done("resp_1"),
-            ],
+            send=text_reply("resp_1", "m1", "Morning! What shall we do?"),
         ),
     ]
     async with RealtimePeer(script) as peer:

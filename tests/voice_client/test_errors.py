@@ -16,7 +16,7 @@ from tests.realtime_peer import (
     response_done,
     session_created,
     session_updated,
-    text_message,
+    text_reply,
 )
 from voice_client import realtime
 from voice_client.config import Config
@@ -33,7 +33,7 @@ async def test_an_error_event_is_surfaced_and_the_session_goes_on(client_config:
         Step("conversation.item.create"),
         Step(
             "response.create",
-            send=[response_created("resp_1"), *text_message("resp_1", "m", "Fine."), response_done("resp_1")],
+            send=text_reply("resp_1", "m", "Fine."),
         ),
     ]
     async with RealtimePeer(script) as peer:
@@ -131,7 +131,7 @@ async def test_a_failing_callback_does_not_stop_the_tool_loop(client_config: Cal
         ),
         Step(
             "response.create",
-            send=[response_created("resp_2"), *text_message("resp_2", "m", "Sorry."), response_done("resp_2")],
+            send=text_reply("resp_2", "m", "Sorry."),
         ),
     ]
     async with RealtimePeer(script) as peer:

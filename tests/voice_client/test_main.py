@@ -17,7 +17,7 @@ from tests.realtime_peer import (
     response_done,
     session_created,
     session_updated,
-    text_message,
+    text_reply,
 )
 
 SECRET = "sk-never-show-this-0123456789"
@@ -73,11 +73,7 @@ async def test_cli_text_turn_runs_the_tool_prints_the_reply_and_exits(
         Step("conversation.item.create", where=lambda e: e["item"]["type"] == "function_call_output"),
         Step(
             "response.create",
-            send=[
-                response_created("resp_2"),
-                *text_message("resp_2", "m", "Added to todo.md."),
-                response_done("resp_2"),
-            ],
+            send=text_reply("resp_2", "m", "Added to todo.md."),
         ),
     ]
     async with RealtimePeer(script) as peer:

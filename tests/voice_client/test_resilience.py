@@ -17,6 +17,7 @@ from tests.realtime_peer import (
     session_created,
     session_updated,
     text_message,
+    text_reply,
 )
 from tests.servers import running_mcp_server
 from voice_client.config import Config
@@ -88,11 +89,7 @@ def _call_turn(user: str, rid: str, call_id: str, args: str, closing_rid: str) -
         Step("conversation.item.create", where=_item("function_call_output", call_id=call_id)),
         Step(
             "response.create",
-            send=[
-                response_created(closing_rid),
-                *text_message(closing_rid, f"msg_{closing_rid}", "Done."),
-                response_done(closing_rid),
-            ],
+            send=text_reply(closing_rid, f"msg_{closing_rid}", "Done."),
         ),
     ]
 

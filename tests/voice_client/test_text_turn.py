@@ -10,11 +10,9 @@ import pytest
 from tests.realtime_peer import (
     RealtimePeer,
     Step,
-    response_created,
-    response_done,
     session_created,
     session_updated,
-    text_message,
+    text_reply,
 )
 from voice_client.config import Config
 from voice_client.session import RealtimeSession
@@ -40,11 +38,7 @@ async def test_text_turn_prints_the_reply_and_ends(client_config: Callable[..., 
         Step("conversation.item.create", where=lambda e: e["item"]["content"][0]["text"] == "Hello there"),
         Step(
             "response.create",
-            send=[
-                response_created("resp_1"),
-                *text_message("resp_1", "item_1", "Hi! How can I help?"),
-                response_done("resp_1"),
-            ],
+            send=text_reply("resp_1", "item_1", "Hi! How can I help?"),
         ),
     ]
     async with RealtimePeer(script) as peer:
@@ -67,7 +61,7 @@ async def test_the_api_key_never_reaches_the_logs(
         Step(None, send=[session_created()]),
         Step("session.update", reply=session_updated),
         Step("conversation.item.create"),
-        Step("response.create", send=[response_created("r"), *text_message("r", "i", "ok"), response_done("r")]),
+        Step("response.create", send=text_reply("r", "i", "ok")),
     ]
     caplog.set_level(logging.DEBUG)
     async with RealtimePeer(script) as peer:

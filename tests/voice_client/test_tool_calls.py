@@ -15,7 +15,7 @@ from tests.realtime_peer import (
     response_done,
     session_created,
     session_updated,
-    text_message,
+    text_reply,
 )
 from voice_client.config import Config
 from voice_client.session import RealtimeSession
@@ -46,7 +46,7 @@ def _opening(user_text: str) -> list[Step]:
 def _closing(response_id: str, text: str) -> Step:
     return Step(
         "response.create",
-        send=[response_created(response_id), *text_message(response_id, "msg_2", text), response_done(response_id)],
+        send=text_reply(response_id, "msg_2", text),
     )
 
 
