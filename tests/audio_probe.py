@@ -11,6 +11,7 @@ streams (a duplex stream through ALSA's pulse plugin drifts by a second), both P
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -73,7 +74,5 @@ def main(recording: Path) -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         main(Path(sys.argv[1]))
-    except (KeyboardInterrupt, BrokenPipeError):
-        pass
