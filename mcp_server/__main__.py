@@ -50,6 +50,7 @@ def open_library(config: Config) -> Any:
         embedder=embedder,
         chroma_host=config.chroma_host,
         chroma_port=config.chroma_port,
+        workspace_dir=config.workspace_dir,
     )
 
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command == "index":
-            from mcp_server.library import index_with_progress
+            from mcp_server.records import index_with_progress
 
             if args.library:
                 config = replace(config, library_dir=args.library.resolve())

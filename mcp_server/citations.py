@@ -24,6 +24,8 @@ class Hit:
     char_start: int
     char_end: int
     """Offsets of the whole chunk in the document's parsed text (read it with `read_passage`)."""
+    source: str = "library"
+    """"library", or "workspace" for a note in the user's workspace (id "workspace:<path>")."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = (".md", ".txt", ".pdf", ".epub")
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".epub")
 """File types the library indexes; others are ignored."""
 INDEX_FORMAT = "parse 2 (Gutenberg body, title and author); chunks 128/32 word-pieces"
 """Changes whenever parsing or chunking changes: it is part of each file's fingerprint, so an index
@@ -57,7 +57,7 @@ def parse_document(path: Path, document_id: str) -> ParsedDocument:
     """
     suffix = path.suffix.lower()
     try:
-        if suffix == ".md":
+        if suffix in (".md", ".markdown"):
             return _parse_markdown(path, document_id)
         if suffix == ".txt":
             return _parse_text(path, document_id)

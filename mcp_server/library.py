@@ -1,17 +1,15 @@
-"""The document library: incremental Chroma index of `library/` and the searches the tools expose.
+"""The document library: incremental Chroma index of `library/` and the workspace notes, and the searches
+the tools expose.
 
 Vectors always come from the `Embedder` passed in; Chroma's default embedding function is never used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,83 +19,29 @@ from chromadb.config import Settings
 
 from mcp_server.chunking import Chunk, chunk_document, split_sentences
 from mcp_server.citations import Answer, AnswerHint, Hit, Passage
-from mcp_server.documents import INDEX_FORMAT, SUPPORTED_SUFFIXES, ParsedDocument, UnreadableDocument, parse_document
+from mcp_server.documents import ParsedDocument, UnreadableDocument, parse_document
 from mcp_server.embedder import Embedder
 from mcp_server.keyword_index import KeywordIndex, keyword_text
 from mcp_server.ranking import cite, distinct, fuse, neighbour_ids, stored_span, widen
+from mcp_server.records import (
+    DocumentInfo,
+    EmptyLibrary,
+    EmptyQuery,
+    IndexMismatch,
+    IndexProgress,
+    IndexReport,
+    ProgressCallback,
+    UnknownDocument,
+    fingerprint,
+    record,
+)
+from mcp_server.sources import Source, Sources, closest, source_of, workspace_id
 
 logger = logging.getLogger(__name__)
 
 MAX_READ_CHARS = 4000
 """Longest text one `read_passage` call returns."""
 _EMBED_BATCH = 64
-
-
-class UnknownDocument(LookupError):
-    """No indexed document has this id."""
-
-    def __init__(self, document_id: str, available: list[str]):
-        self.document_id, self.available = document_id, available
-        listed = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
-        super().__init__(
-            f"No document {document_id!r} in the library. Available ids: {listed or 'none (library empty)'}. "
-            "Call list_documents for titles."
-        )
-
-
-class EmptyQuery(ValueError):
-    """A search or question was blank."""
-
-
-class EmptyLibrary(LookupError):
-    """Nothing is indexed yet (the library folder is empty, or the first index run is still going)."""
-
-
-class IndexMismatch(ValueError):
-    """The stored index was built with another embedding model or dimension."""
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One indexed document."""
-
-    document_id: str
-    title: str
-    format: str
-    chunks: int
-    indexed_at: str
-    """ISO 8601 UTC."""
-    sha256: str
-
-
-@dataclass(frozen=True)
-class IndexProgress:
-    """Snapshot passed to the progress callback while indexing."""
-
-    documents_done: int
-    documents_total: int
-    chunks_done: int
-    chunks_total: int
-    """Chunks to embed in this run (known once all changed documents are chunked)."""
-    document_id: str
-    """Document being worked on ("" at start and end)."""
-
-
-@dataclass
-class IndexReport:
-    """What one indexing run changed."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    """document id -> reason; failed files are skipped and retried on the next run."""
-    chunks_embedded: int = 0
-    seconds: float = 0.0
-
-
-ProgressCallback = Callable[[IndexProgress], None]
 
 
 class Library:
@@ -107,6 +51,7 @@ class Library:
         library_dir: folder of .md/.txt/.pdf/.epub files (document ids are paths relative to it).
         index_dir: folder of the embedded Chroma store (ignored when `chroma_host` is given).
         embedder: the model that embeds chunks and queries.
+        workspace_dir: the user's markdown workspace, indexed too (ids "workspace:<path>"; see `sources`).
         chroma_host: use the Chroma server at this host instead of the embedded store.
         chroma_port: port of that server.
         collection: prefix of the two Chroma collection names.
@@ -123,8 +68,13 @@ class Library:
         chroma_port: int = 8000,
         collection: str = "library",
         semantic_weight: float = 1.0,
+        workspace_dir: Path | None = None,
     ):
         self.library_dir, self.embedder = Path(library_dir), embedder
+        self.sources = Sources(self.library_dir, Path(workspace_dir) if workspace_dir is not None else None)
+        self.on_change: Callable[[], None] | None = None
+        """Called (in the indexing thread) after an index run changed the library's documents (not the
+        workspace's): the catalogue of documents changed."""
         settings = Settings(anonymized_telemetry=False)
         if chroma_host:
             self._client = chromadb.HttpClient(host=chroma_host, port=chroma_port, settings=settings)
@@ -139,8 +89,10 @@ class Library:
         self._thread: threading.Thread | None = None
         self._parsed: dict[tuple[str, int, int], ParsedDocument] = {}
         self._opened: tuple[Any, Any] | None = None
-        self._keywords: KeywordIndex | None = None
+        self._keywords: dict[Source, KeywordIndex] = {}
         self._keywords_lock = threading.Lock()
+        self._stale: set[str] = set()  # workspace document ids written since their last indexing
+        self._stale_lock = threading.Lock()
 
     # -- collections ------------------------------------------------------------------------------
 
@@ -171,16 +123,8 @@ class Library:
     # -- indexing ---------------------------------------------------------------------------------
 
     def scan(self) -> dict[str, Path]:
-        """Supported files under the library folder: document id -> path (hidden files skipped)."""
-        if not self.library_dir.is_dir():
-            return {}
-        return {
-            p.relative_to(self.library_dir).as_posix(): p
-            for p in sorted(self.library_dir.rglob("*"))
-            if p.suffix.lower() in SUPPORTED_SUFFIXES
-            and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.library_dir).parts)
-        }
+        """Every document: id -> path (library files, then workspace notes; hidden files skipped)."""
+        return self.sources.scan()
 
     def index(self, progress: ProgressCallback | None = None, rebuild: bool = False) -> IndexReport:
         """Bring the index up to date: new and changed files embedded, deleted ones removed.
@@ -196,15 +140,19 @@ class Library:
                     if name in {c.name for c in self._client.list_collections()}:
                         self._client.delete_collection(name)
             report = self._index(progress or (lambda _p: None))
-            if report.added or report.updated or report.removed or rebuild:
-                self._keywords = None
+            changed = {*report.added, *report.updated, *report.removed}
+            with self._keywords_lock:
+                for source in {source_of(i) for i in changed} | ({"library", "workspace"} if rebuild else set()):
+                    self._keywords.pop(source, None)  # type: ignore[call-overload]
             report.seconds = time.perf_counter() - started
             logger.info(
                 "Indexed library: %d added, %d updated, %d removed, %d unchanged, %d failed, %d chunks in %.1f s",
                 *(len(report.added), len(report.updated), len(report.removed)),
                 *(report.unchanged, len(report.failed), report.chunks_embedded, report.seconds),
             )
-            return report
+        if self.on_change is not None and any(source_of(i) == "library" for i in changed):
+            self.on_change()
+        return report
 
     def _index(self, progress: ProgressCallback) -> IndexReport:
         chunks_col, docs_col = self._collections()
@@ -232,20 +180,78 @@ class Library:
         for number, (parsed, chunks, digest) in enumerate(pending):
             if self._stop.is_set():
                 break
-            chunks_col.delete(where={"document_id": parsed.document_id})
-            for start in range(0, len(chunks), _EMBED_BATCH):
-                self._store(chunks_col, chunks[start : start + _EMBED_BATCH])
-                done += len(chunks[start : start + _EMBED_BATCH])
-                progress(IndexProgress(number, len(pending), done, total, parsed.document_id))
+
+            def embedded(
+                count: int, number: int = number, before: int = done, document_id: str = parsed.document_id
+            ) -> None:
+                progress(IndexProgress(number, len(pending), before + count, total, document_id))
+
+            self._replace(parsed, chunks, digest, embedded)
+            done += len(chunks)
             (report.updated if parsed.document_id in records else report.added).append(parsed.document_id)
-            docs_col.upsert(
-                ids=[parsed.document_id],
-                embeddings=[[1.0]],  # records need a vector; search never uses this collection's
-                metadatas=[_record(parsed, len(chunks), digest)],
-            )
         report.chunks_embedded = done
         progress(IndexProgress(len(pending), len(pending), done, total, ""))
         return report
+
+    def _replace(
+        self, parsed: ParsedDocument, chunks: list[Chunk], digest: str, embedded: Callable[[int], None]
+    ) -> None:
+        """Store one document's chunks and record in place of what was stored for it."""
+        chunks_col, docs_col = self._collections()
+        chunks_col.delete(where={"document_id": parsed.document_id})
+        for start in range(0, len(chunks), _EMBED_BATCH):
+            self._store(chunks_col, chunks[start : start + _EMBED_BATCH])
+            embedded(min(start + _EMBED_BATCH, len(chunks)))
+        docs_col.upsert(
+            ids=[parsed.document_id],
+            embeddings=[[1.0]],  # records need a vector; search never uses this collection's
+            metadatas=[record(parsed, len(chunks), digest)],
+        )
+
+    def _remove(self, document_id: str) -> None:
+        chunks_col, docs_col = self._collections()
+        chunks_col.delete(where={"document_id": document_id})
+        docs_col.delete(ids=[document_id])
+
+    def refresh(self, names: list[str]) -> None:
+        """Workspace files `names` (workspace paths) were written, created or deleted: index them again
+        before the next query. Cheap; the work happens in the next query's thread."""
+        if self.sources.workspace_dir is not None and names:
+            with self._stale_lock:
+                self._stale |= {workspace_id(name) for name in names}
+
+    def _catch_up(self) -> None:
+        """Index the workspace notes written since the last query (skipped while a full index run holds
+        the lock; they stay pending)."""
+        with self._stale_lock:
+            stale, self._stale = self._stale, set()
+        if not stale:
+            return
+        if not self._index_lock.acquire(blocking=False):
+            with self._stale_lock:
+                self._stale |= stale
+            return
+        try:
+            records, files = self._records(), self.sources.scan("workspace")
+            for document_id in sorted(stale):
+                path = files.get(document_id)
+                if path is None:
+                    if document_id in records:
+                        self._remove(document_id)
+                    continue
+                digest = fingerprint(path)
+                if document_id in records and records[document_id].sha256 == digest:
+                    continue
+                try:
+                    parsed = parse_document(path, document_id)
+                except UnreadableDocument as exc:
+                    logger.warning("Skipping %s: %s", document_id, exc)
+                    continue
+                self._replace(parsed, chunk_document(parsed, self.embedder), digest, lambda _n: None)
+            with self._keywords_lock:
+                self._keywords.pop("workspace", None)
+        finally:
+            self._index_lock.release()
 
     def _store(self, collection: Any, chunks: list[Chunk]) -> None:
         vectors = self.embedder.embed([c.text for c in chunks])
@@ -310,8 +316,19 @@ class Library:
     # -- queries ----------------------------------------------------------------------------------
 
     def list_documents(self) -> list[DocumentInfo]:
-        """Indexed documents, sorted by id."""
-        return sorted(self._records().values(), key=lambda d: d.document_id)
+        """Indexed documents (library files, then workspace notes), sorted by id."""
+        self._catch_up()
+        return sorted(self._records().values(), key=lambda d: (d.source != "library", d.document_id))
+
+    def catalogue(self) -> list[DocumentInfo]:
+        """The library's documents (not the workspace's notes, which change at every write), by id."""
+        return [d for d in self.list_documents() if d.source == "library"]
+
+    def closest(self, name: str, limit: int = 3) -> list[DocumentInfo]:
+        """Indexed documents whose id or title looks most like `name` (e.g. "budget_notes.md"), best first."""
+        documents = {d.document_id: d for d in self.list_documents()}
+        keys = closest(name, {i: f"{i} {d.title}" for i, d in documents.items()}, limit)
+        return [documents[k] for k in keys]
 
     def search(self, query: str, top_k: int = 5, document_id: str | None = None) -> list[Hit]:
         """Passages that best answer `query`: list of `Hit`, best first, at most `top_k`, none overlapping.
@@ -326,6 +343,7 @@ class Library:
             IndexMismatch: if the index was built with another model.
             EmptyLibrary: if nothing is indexed yet.
         """
+        self._catch_up()
         chunks_col = self._searchable(query, document_id)
         vector = self.embedder.embed([query])
         pool = max(20, 4 * top_k)  # each ranking's candidates; fused by reciprocal rank
@@ -336,8 +354,10 @@ class Library:
             include=["documents", "metadatas", "distances"],
         )
         rows = {i: (t, m, 1.0 - float(d)) for i, t, m, d in zip(*(got[f][0] for f in _QUERY_FIELDS), strict=True)}
-        keyword = self._keyword_index().search(query, pool, document_id)
-        ranked = fuse([(keyword, 1.0), (list(rows), self.semantic_weight)])[: 3 * top_k]
+        keyword = [self._keyword_index(s).search(query, pool, document_id) for s in ("library", "workspace")]
+        # each source's BM25 ranks its own chunks (its scores are not comparable with the other's), so each
+        # chunk still gets one keyword vote and one meaning vote
+        ranked = fuse([(keyword[0], 1.0), (keyword[1], 1.0), (list(rows), self.semantic_weight)])[: 3 * top_k]
         wanted = {*ranked, *(n for i in ranked for n in neighbour_ids(i))} - rows.keys()
         if wanted:
             extra = chunks_col.get(ids=sorted(wanted), include=["documents", "metadatas", "embeddings"])
@@ -364,25 +384,26 @@ class Library:
         return chunks_col
 
     def prepare_search(self) -> None:
-        """Build the in-memory keyword index now (about 1 s per 10,000 chunks) instead of at the first search."""
-        self._keyword_index()
+        """Build the in-memory keyword indexes now (about 1 s per 10,000 chunks) instead of at the first search."""
+        self._keyword_index("library")
+        self._keyword_index("workspace")
 
-    def _keyword_index(self) -> KeywordIndex:
-        """The BM25 index over every stored chunk, built on first use after each index change."""
+    def _keyword_index(self, source: Source) -> KeywordIndex:
+        """The BM25 index over one source's stored chunks, built on first use after each change to it."""
         with self._keywords_lock:
-            if self._keywords is None:
+            if source not in self._keywords:
                 chunks_col, _ = self._collections()
                 ids, texts, groups = [], [], []
                 for offset in range(0, chunks_col.count(), 5000):
                     page = chunks_col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
-                    ids += page["ids"]
-                    texts += [
-                        keyword_text(t, str(m["title"]), str(m.get("author", "")), str(m["heading"]))
-                        for t, m in zip(page["documents"], page["metadatas"], strict=True)
-                    ]
-                    groups += [str(m["document_id"]) for m in page["metadatas"]]
-                self._keywords = KeywordIndex(ids, texts, groups)
-            return self._keywords
+                    for i, t, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                        if source_of(str(m["document_id"])) != source:
+                            continue
+                        ids.append(i)
+                        texts.append(keyword_text(t, str(m["title"]), str(m.get("author", "")), str(m["heading"])))
+                        groups.append(str(m["document_id"]))
+                self._keywords[source] = KeywordIndex(ids, texts, groups)
+            return self._keywords[source]
 
     def ask(self, document_id: str, question: str, top_k: int = 3) -> Answer:
         """Passages of one document that answer `question`, best first, and the best-matching sentence.
@@ -422,8 +443,8 @@ class Library:
         return records[document_id]
 
     def _parse(self, document_id: str) -> ParsedDocument:
-        """Parse a library file again (offsets refer to this text); a few recent parses are cached."""
-        path = self.scan().get(document_id)
+        """Parse a document again (offsets refer to this text); a few recent parses are cached."""
+        path = self.sources.path_of(document_id)
         if path is None:
             raise UnknownDocument(document_id, sorted(self.scan()))
         stat = path.stat()
@@ -435,53 +456,4 @@ class Library:
         return self._parsed[key]
 
 
-def fingerprint(path: Path) -> str:
-    """sha256 hex of the file's bytes and `INDEX_FORMAT`: equal means the stored chunks are current."""
-    return hashlib.sha256(INDEX_FORMAT.encode() + b"\0" + path.read_bytes()).hexdigest()
-
-
-def _record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
-    indexed_at = datetime.now(UTC).isoformat(timespec="seconds")
-    return {
-        "title": parsed.title,
-        "format": parsed.format,
-        "chunks": chunks,
-        "indexed_at": indexed_at,
-        "sha256": digest,
-    }
-
-
 _QUERY_FIELDS = ("ids", "documents", "metadatas", "distances")
-
-
-def index_with_progress(library: Library, rebuild: bool = False) -> IndexReport:
-    """Index `library` in the foreground with a rich progress bar on stderr (documents, chunks, chunks/s, ETA)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("chunks · {task.fields[documents]} documents · {task.fields[rate]:.1f} chunks/s · ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("Indexing", total=None, documents="0/0", rate=0.0)
-        started = time.perf_counter()
-
-        def show(p: IndexProgress) -> None:
-            rate = p.chunks_done / max(time.perf_counter() - started, 1e-6)
-            documents = f"{p.documents_done}/{p.documents_total}"
-            bar.update(task, completed=p.chunks_done, total=p.chunks_total, documents=documents, rate=rate)
-
-        report = library.index(show, rebuild=rebuild)
-    console.print(
-        f"Library indexed in {report.seconds:.1f} s: {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.removed)} removed, {report.unchanged} unchanged, {len(report.failed)} failed "
-        f"({report.chunks_embedded} chunks embedded)."
-    )
-    for document_id, reason in report.failed.items():
-        console.print(f"[yellow]skipped {document_id}: {reason}")
-    return report

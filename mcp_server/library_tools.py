@@ -1,13 +1,17 @@
-"""MCP tools over the document library: index, list, search, ask and read, with citations.
+"""MCP tools over the user's documents (library and workspace notes): index, list, search, ask and read.
 
 Wrappers only validate and translate errors; `Library` does the work, in worker threads (sync tools run in
 threads under MCPServer v2; `index_library` uses `anyio.to_thread`), so other tools stay responsive.
+`search_library` answers with evidence (the few sentences that bear on the question, `evidence.py`) as the
+text the model reads, and everything else as structured content; its description carries the catalogue
+of the library's documents (`search_description`), refreshed when the library changes.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
@@ -16,19 +20,19 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field, TypeAdapter
 
 from mcp_server.citations import Answer, Hit, Passage
-from mcp_server.library import (
-    MAX_READ_CHARS,
+from mcp_server.evidence import Evidence, render, select
+from mcp_server.library import MAX_READ_CHARS, Library
+from mcp_server.records import (
     DocumentInfo,
     EmptyLibrary,
     EmptyQuery,
     IndexMismatch,
     IndexProgress,
     IndexReport,
-    Library,
     UnknownDocument,
 )
 
@@ -37,6 +41,36 @@ DocumentId = Annotated[
 ]
 Query = Annotated[str, Field(description="What to look for, in the user's words; a question or a topic")]
 TopK = Annotated[int, Field(ge=1, le=20, description="How many passages to return, best first")]
+CATALOGUE_SIZE = 25
+"""Documents named in search_library's description; a bigger library says how many more there are."""
+_SEARCH_PURPOSE = (
+    "Search the user's own documents for the facts that answer a question: their library (listed below) "
+    "and the notes in their workspace. Use it whenever they ask about something of theirs (their notes, "
+    "files, plans, lists or a document below); never answer that from memory. Returns the few sentences "
+    "that bear on the question, each with its document's title: answer from them, with numbers and names "
+    "as written, name the document, and say so when they do not hold the answer."
+)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What search_library returns: the evidence the model reads, and the passages it came from."""
+
+    query: str
+    evidence: list[Evidence]
+    """Best last (read right before the question); the model's text is these lines (see `evidence.render`)."""
+    hits: list[Hit]
+    """Passages best first (keyword and meaning ranks fused); each `score` is its chunk's cosine similarity."""
+
+
+def search_description(catalogue: list[DocumentInfo]) -> str:
+    """search_library's description: what it is for, then one line per library document (title: summary)."""
+    if not catalogue:
+        return _SEARCH_PURPOSE.replace(" (listed below)", "") + " The library is empty."
+    lines = [f"- {d.title} ({d.document_id})" + (f": {d.summary}" if d.summary else "") for d in catalogue]
+    more = len(catalogue) - CATALOGUE_SIZE
+    listed = "\n".join(lines[:CATALOGUE_SIZE]) + (f"\n- ... and {more} more (list_documents)" if more > 0 else "")
+    return f"{_SEARCH_PURPOSE}\nLibrary:\n{listed}"
 
 
 @contextlib.contextmanager
@@ -73,31 +107,32 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
 
     @mcp.tool(annotations=read_only)
     def list_documents() -> list[DocumentInfo]:
-        """List the documents in the user's library (books and notes to search; not the workspace files,
-        which file_operation 'list' shows): id, title, format, number of chunks, when indexed.
+        """List the user's documents: the library's books and notes, then the workspace's markdown notes
+        (ids "workspace:<path>"): id, title, format, number of chunks, when indexed, first line.
 
         Use it to find a document id for search_document, ask_document or read_passage."""
         with _as_tool_errors():
             return library.list_documents()
 
-    @mcp.tool(annotations=read_only)
+    @mcp.tool(annotations=read_only, description=search_description([]))
     def search_library(
         query: Query,
         top_k: TopK = 5,
         document_id: Annotated[str | None, Field(description="Limit to one document id; omit for all")] = None,
-    ) -> list[Hit]:
-        """Search all of the user's documents for passages about a topic or answering a question.
-
-        Returns passages best first, each with document id, title, heading, score (cosine similarity:
-        higher is better, above about 0.4 is a close match) and character offsets. Quote or summarise the
-        passages and name the title; if nothing scores well, say the library has nothing on it."""
+    ) -> Annotated[CallToolResult, SearchResult]:
         with _as_tool_errors():
-            return library.search(query, top_k=top_k, document_id=document_id)
+            hits = library.search(query, top_k=top_k, document_id=document_id)
+        evidence = select(query, hits, library.embedder)
+        result = SearchResult(query, evidence, hits)
+        return CallToolResult(
+            content=[TextContent(type="text", text=render(query, evidence))],
+            structured_content=TypeAdapter(SearchResult).dump_python(result, mode="json"),
+        )
 
     @mcp.tool(annotations=read_only)
     def search_document(document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[Hit]:
         """Search inside one document whose id you already know (from list_documents or a search hit);
-        best first, scored as in search_library (higher is better). Without an id, use search_library."""
+        passages best first, each scored by its chunk's cosine similarity. Without an id, use search_library."""
         with _as_tool_errors():
             return library.search(query, top_k=top_k, document_id=document_id)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp_server.citations import MAX_PASSAGE_CHARS, Hit
+from mcp_server.sources import source_of
 
 RRF_K = 60
 """Reciprocal rank fusion constant: a chunk at rank r of a ranking earns weight / (RRF_K + r)."""
@@ -100,6 +101,7 @@ def cite(span: Span, meta: dict[str, Any], score: float) -> Hit:
         passage=_trim(span.text),
         char_start=span.char_start,
         char_end=span.char_end,
+        source=source_of(span.document_id),
     )
 
 

@@ -6,6 +6,7 @@ does the work, and domain errors become `ToolError`s whose message the model can
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -19,7 +20,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import Prompt
+from mcp.server.subscriptions import ToolsListChanged
 from mcp.types import Resource as MCPResource
+from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -27,7 +30,8 @@ from mcp_server.audit import AuditLog
 from mcp_server.config import Config
 from mcp_server.file_operation import FileResult, Operation, run_file_operation
 from mcp_server.scripts import InvalidScript, Script, ScriptLibrary, ScriptSessions, UnknownScript, UnknownStage
-from mcp_server.workspace import Frame, Workspace, WorkspaceError
+from mcp_server.sources import closest, workspace_name
+from mcp_server.workspace import Frame, MissingFile, Workspace, WorkspaceError
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +54,42 @@ class ScriptResult(BaseModel):
 
 
 class AssistantServer(MCPServer):
-    """`MCPServer` whose resources/list also names each workspace file and script (they change at run time)."""
+    """`MCPServer` whose resources/list also names each workspace file and script, and whose tools/list
+    describes search_library with the library's current catalogue (all of these change at run time)."""
 
-    def __init__(self, workspace: Workspace, scripts: ScriptLibrary, **kwargs: Any) -> None:
+    def __init__(self, workspace: Workspace, scripts: ScriptLibrary, library: Any | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.workspace = workspace
         self.scripts = scripts
+        self.library = library
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools; search_library's description names the library's documents as they are now."""
+        self._loop = asyncio.get_running_loop()
+        tools = await super().list_tools()
+        if self.library is None:
+            return tools
+        from mcp_server.library_tools import search_description
+
+        catalogue = await anyio.to_thread.run_sync(self.library.catalogue)
+        return [
+            t.model_copy(update={"description": search_description(catalogue)}) if t.name == "search_library" else t
+            for t in tools
+        ]
+
+    def announce_tools_changed(self) -> None:
+        """Tell `subscriptions/listen` subscribers that tools/list changed; safe from any thread (the library's
+        indexing thread calls it). Before the first tools/list nobody can be listening, so it does nothing."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        bus = self._subscriptions
+
+        def publish() -> None:
+            loop.create_task(bus.publish(ToolsListChanged()))
+
+        loop.call_soon_threadsafe(publish)
 
     async def list_resources(self) -> list[MCPResource]:
         """Static resources, then `workspace://<file>` for every file and `script://<name>` per script."""
@@ -101,13 +135,14 @@ def build_server(config: Config, library: Any | None = None) -> AssistantServer:
     mcp = AssistantServer(
         workspace,
         scripts,
+        library,
         name="realtime-mcp-assistant",
         version="0.1.0",
         instructions=INSTRUCTIONS,
         middleware=[AuditLog(config.audit_log)],
     )
     _add_script_tools(mcp, scripts, sessions)
-    _add_file_tool(mcp, workspace, sessions)
+    _add_file_tool(mcp, workspace, sessions, library)
     _add_resources(mcp, workspace, scripts)
     for script in scripts.scan()[0].values():
         mcp.add_prompt(_script_prompt(script))
@@ -115,6 +150,7 @@ def build_server(config: Config, library: Any | None = None) -> AssistantServer:
         from mcp_server.library_tools import register_library_tools
 
         register_library_tools(mcp, library)
+        library.on_change = mcp.announce_tools_changed
     return mcp
 
 
@@ -259,7 +295,25 @@ def _add_resources(mcp: MCPServer, workspace: Workspace, scripts: ScriptLibrary)
             return json.dumps(scripts.get(name).model_dump(), indent=2)
 
 
-def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSessions) -> None:
+def _missing(filename: str, workspace: Workspace, library: Any | None) -> str:
+    """The message for a workspace file that does not exist: the closest names in the workspace and library."""
+    names = {name: name for name, _ in workspace.list_files()}
+    found = [f"{name} (workspace)" for name in closest(filename, names)]
+    if library is not None:
+        for document in library.closest(filename):
+            name = workspace_name(document.document_id)
+            if name is None:
+                found.append(
+                    f"{document.document_id} ('{document.title}' in the library: search_library finds its facts)"
+                )
+            elif f"{name} (workspace)" not in found:
+                found.append(f"{name} (workspace)")
+    if not found:
+        return f"{filename!r} does not exist; use 'list' to see the files or 'create' it."
+    return f"{filename!r} does not exist. Closest: {'; '.join(found[:4])}."
+
+
+def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSessions, library: Any | None) -> None:
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False))
     async def file_operation(
         operation: Annotated[Operation, Field(description="What to do")],
@@ -304,7 +358,15 @@ def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSession
             frame=frame,
         )
         with _as_tool_errors():
-            result = await anyio.to_thread.run_sync(lambda: run_file_operation(workspace, operation, filename, **args))
+            try:
+                result = await anyio.to_thread.run_sync(
+                    lambda: run_file_operation(workspace, operation, filename, **args)
+                )
+            except MissingFile as exc:
+                message = await anyio.to_thread.run_sync(_missing, exc.filename, workspace, library)
+                raise ToolError(message) from exc
+        if library is not None and result.changed:
+            library.refresh(list(result.changed))  # searched again before the next query
         for name in result.changed:
             with contextlib.suppress(ValueError):
                 await ctx.notify_resource_updated(f"workspace://{name}")

@@ -37,6 +37,14 @@ class OutsideWorkspace(WorkspaceError):
     """The path would leave the workspace, or names something that is not a workspace file."""
 
 
+class MissingFile(WorkspaceError):
+    """The workspace has no file of this name (`filename`, as asked)."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(f"{filename!r} does not exist; use 'list' to see the files or 'create' it.")
+        self.filename = filename
+
+
 @dataclass(frozen=True)
 class Frame:
     """The seed's markdown frame for a script deliverable: a title, then a dated footer."""
@@ -259,7 +267,7 @@ class Workspace:
     # -- internals --------------------------------------------------------------------------
     def _text(self, target: Path, filename: str) -> str:
         if not target.is_file():
-            raise WorkspaceError(f"{filename!r} does not exist; use 'list' to see the files or 'create' it.")
+            raise MissingFile(filename)
         return target.read_text(encoding="utf-8")
 
     def _backup(self, target: Path) -> str:

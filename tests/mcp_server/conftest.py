@@ -11,6 +11,8 @@ from mcp_server.embedder import SentenceTransformerEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_LIBRARY = REPO / "library"
+SAMPLE_COUNT = sum(1 for p in SAMPLE_LIBRARY.iterdir() if p.is_file())
+"""How many documents ship in `library/`."""
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 
 from mcp_server.embedder import SentenceTransformerEmbedder
 from mcp_server.library import Library
+from tests.mcp_server.conftest import SAMPLE_COUNT
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
@@ -64,9 +65,9 @@ def test_index_and_search_through_a_chroma_server(
     report = library.index()
     again = Library(sample_library, tmp_path / "unused", embedder, chroma_host="127.0.0.1", chroma_port=chroma_port)
 
-    assert len(report.added) == 4
+    assert len(report.added) == SAMPLE_COUNT
     assert not (tmp_path / "unused").exists(), "the embedded store must not be used"
-    assert again.index().unchanged == 4, "a second client sees the same index on the server"
+    assert again.index().unchanged == SAMPLE_COUNT, "a second client sees the same index on the server"
     hit = again.search("how much do we save each month", top_k=1)[0]
     assert hit.document_id == "household-budget.md" and hit.score > 0.3
     assert again.ask("book-club-walden.md", "why did thoreau go to the woods").answer_hint is not None

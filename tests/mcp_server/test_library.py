@@ -11,15 +11,16 @@ import numpy.typing as npt
 import pytest
 
 from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.library import (
+from mcp_server.library import Library
+from mcp_server.records import (
     EmptyLibrary,
     EmptyQuery,
     IndexMismatch,
     IndexProgress,
-    Library,
     UnknownDocument,
     index_with_progress,
 )
+from tests.mcp_server.conftest import SAMPLE_COUNT
 from tests.mcp_server.test_documents import make_epub, make_pdf
 
 
@@ -76,13 +77,13 @@ def test_hits_carry_citations_that_point_into_the_document(library: Library):
 def test_unchanged_files_are_skipped_and_a_changed_file_alone_is_re_embedded(library: Library, sample_library: Path):
     garden = sample_library / "garden-plan.md"
     garden.touch()  # a new mtime but the same content: still unchanged
-    assert library.index().unchanged == 4
+    assert library.index().unchanged == SAMPLE_COUNT
 
     garden.write_text(garden.read_text() + "\n## Winter\n\nOrder seed catalogues in January and plan the rotation.\n")
     progress: list[IndexProgress] = []
     report = library.index(progress.append)
 
-    assert report.updated == ["garden-plan.md"] and report.added == [] and report.unchanged == 3
+    assert report.updated == ["garden-plan.md"] and report.added == [] and report.unchanged == SAMPLE_COUNT - 1
     assert (
         report.chunks_embedded
         == progress[-1].chunks_total
@@ -95,7 +96,7 @@ def test_an_index_built_by_an_older_parser_or_chunker_is_stale_and_rebuilt(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ):
     assert not library.is_stale()
-    monkeypatch.setattr("mcp_server.library.INDEX_FORMAT", "a newer way to chunk")
+    monkeypatch.setattr("mcp_server.records.INDEX_FORMAT", "a newer way to chunk")
 
     assert library.is_stale()
     report = library.index()
@@ -123,7 +124,7 @@ def test_another_embedding_model_gets_a_reindex_error_until_rebuilt(
         other.search("garlic")
     report = other.index(rebuild=True)
 
-    assert len(report.added) == 4
+    assert len(report.added) == SAMPLE_COUNT
     assert other.search("when do I plant garlic", top_k=1)[0].document_id == "garden-plan.md"
 
 
@@ -178,7 +179,7 @@ def test_background_index_fills_an_empty_index_then_stays_idle(
     assert thread is not None
     thread.join(timeout=120)
 
-    assert not thread.is_alive() and len(library.list_documents()) == 4
+    assert not thread.is_alive() and len(library.list_documents()) == SAMPLE_COUNT
     assert library.start_background_index() is None
     library.close()
 
@@ -227,5 +228,5 @@ def test_terminal_indexer_reports_what_it_did(
 ):
     report = index_with_progress(Library(sample_library, tmp_path / "index", embedder))
 
-    assert len(report.added) == 4 and report.chunks_embedded > 4
+    assert len(report.added) == SAMPLE_COUNT and report.chunks_embedded > SAMPLE_COUNT
     assert "Library indexed" in capsys.readouterr().err

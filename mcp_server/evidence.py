@@ -1,0 +1,242 @@
+"""The evidence a search gives the model: the few sentences of the best passages that bear on the question.
+
+A voice model answers from what it reads right before it speaks; five 1,500-character passages of JSON
+are slow to read (a small local model reads about 70 tokens a second) and bury the one line that matters.
+`select` cuts the passages into units (sentences; a list item or a table row stays whole, with its
+column names) and keeps the few that best match the question, by meaning (the embedder) and by shared
+words; `render` writes them for the model with their document titles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import Stemmer
+
+from mcp_server.citations import Hit
+from mcp_server.embedder import Embedder
+from mcp_server.sources import Source, source_of, workspace_name
+
+MAX_UNITS = 5
+"""Units quoted in all: the best `CORE_UNITS`, then their neighbours or the next best, while `MAX_CHARS` allows."""
+CORE_UNITS = 1
+RELEVANCE_MARGIN = 0.15
+"""Units scoring this much below the best are left out: noise only distracts a small model."""
+MAX_CHARS = 330
+"""Longest evidence text in all (a unit longer than that is cut at a word)."""
+PASSAGES_READ = 4
+"""How many of the best passages the units are taken from."""
+_STOP_WORDS = (
+    "a an and are as at be by can do does did for from how i in is it me my of on or our the "
+    "their them there these this to us was we were what when where which who why will with you "
+    "your according says say said tell about much many long"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+_STEMMER = Stemmer.Stemmer("english")  # "savings" and "save", "monthly" and "month" meet
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[A-Z0-9\"'“‘(])")
+_WHOLE_ITEM_CHARS = 240
+_PLAIN_HEADING = re.compile(r"^[A-Z][\w'’-]*(?: [\w'’&-]+){0,3}$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Sentences quoted from one document, in document order, that bear on the question."""
+
+    document_id: str
+    title: str
+    source: Source
+    """"library" or "workspace" (a note in the user's workspace; `file_operation` reads it)."""
+    heading: str
+    text: str
+    score: float
+    """Relevance of its best unit to the question: cosine similarity plus shared-word share; higher is better."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One quotable piece of a passage."""
+
+    text: str
+    heading: str
+    """The heading it stands under in the passage ("" if none there)."""
+    block: int
+    """Which paragraph, list item or table row of the passage it belongs to (sentences of one paragraph share it)."""
+
+
+def units(passage: str) -> list[Unit]:
+    """The passage as quotable units: sentences, whole list items (with their continuation lines) and table
+    rows (as "column: value" pairs), each with the heading it stands under."""
+    found: list[Unit] = []
+    heading, header, block, item = "", None, 0, False
+    lines: list[str] = []  # the paragraph or list item being read
+
+    def flush() -> None:
+        nonlocal block
+        text = _plain(" ".join(lines))
+        lines.clear()
+        whole = item and len(text) <= _WHOLE_ITEM_CHARS  # "Dentist: 9 December. Bring the card." stays one
+        for sentence in [text] if whole else _SENTENCE_END.split(text):
+            if len(sentence.split()) >= 2:
+                found.append(Unit(sentence.strip(), heading, block))
+        block += 1
+
+    for line in passage.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            flush()
+            cells = [_plain(c) for c in stripped.strip("|").split("|")]
+            if all(set(c) <= set("-: ") for c in cells):
+                continue
+            if header is None:
+                header = cells
+                continue
+            pairs = zip(header, cells, strict=True) if len(header) == len(cells) else (("", c) for c in cells)
+            found.append(Unit(", ".join(f"{h}: {c}" if h else c for h, c in pairs), heading, block))
+            block += 1
+            continue
+        header = None
+        if not stripped or stripped.startswith("#"):
+            flush()
+            item = False
+            if stripped.startswith("#"):
+                heading = _plain(stripped.lstrip("#"))
+        elif _LIST_ITEM.match(stripped):
+            flush()
+            item = True
+            lines.append(_LIST_ITEM.sub("", stripped))
+        elif _PLAIN_HEADING.match(stripped) and not item:  # a PDF's or text file's section title
+            flush()
+            heading = stripped
+        else:
+            lines.append(stripped)  # a paragraph's next line, or a list item's continuation
+    flush()
+    return found
+
+
+def select(question: str, hits: Sequence[Hit], embedder: Embedder, max_units: int = MAX_UNITS) -> list[Evidence]:
+    """The units of the best passages that best answer `question`, grouped by document and heading.
+
+    The best units bring their neighbours along while there is room ("Slugs ate the lettuce. This year:
+    copper tape, beer traps..." needs both sentences; a flight's list item needs the one beside it).
+
+    Args:
+        hits: search results, best first; the first `PASSAGES_READ` are read.
+
+    Returns:
+        list of `Evidence`, at most `max_units` units in all and about `MAX_CHARS` characters; the best last.
+    """
+    candidates: list[tuple[int, Unit]] = []  # (hit rank, unit)
+    seen: set[str] = set()
+    for rank, hit in enumerate(hits[:PASSAGES_READ]):
+        for position, unit in enumerate(units(hit.passage)):
+            cut = position == 0 and hit.passage[:1].islower()  # the tail of a sentence cut by the passage
+            if unit.text not in seen and not cut:
+                seen.add(unit.text)
+                candidates.append((rank, unit))
+    if not candidates:
+        return []
+    # every unit is scored with its document's title (shared by all, so "my budget notes" favours none of them)
+    # and its own section heading ("Savings: We move 400 euros ...")
+    texts = [f"{hits[r].title} > {u.heading or hits[r].heading.split(' > ')[-1]}: {u.text}" for r, u in candidates]
+    vectors = embedder.embed([question, *texts])
+    cosine = vectors[1:] @ vectors[0]
+    wanted = _content_words(question)
+    scores = [
+        float(cosine[i]) + 0.5 * _shared(wanted, texts[i]) + 0.03 * (PASSAGES_READ - rank)
+        for i, (rank, _) in enumerate(candidates)
+    ]
+    return _group(hits, candidates, scores, _choose(candidates, scores, max_units))
+
+
+def _choose(candidates: list[tuple[int, Unit]], scores: list[float], max_units: int) -> list[int]:
+    """The best `CORE_UNITS` units, then, while `MAX_CHARS` allows and up to `max_units`, the best of their
+    neighbours (the units before and after them under the same heading, favouring the rest of a paragraph)
+    and of the next-best units."""
+    ranked = [int(i) for i in np.argsort(scores)[::-1]]
+    chosen = ranked[:CORE_UNITS]
+    used = sum(len(candidates[i][1].text) for i in chosen)
+    floor = scores[ranked[0]] - RELEVANCE_MARGIN
+    pool: dict[int, float] = {i: scores[i] for i in ranked[CORE_UNITS : max_units + 1] if scores[i] >= floor}
+    for index in chosen:
+        rank, unit = candidates[index]
+        for near in (index - 1, index + 1):
+            if 0 <= near < len(candidates) and candidates[near][0] == rank:
+                other = candidates[near][1]
+                if other.heading == unit.heading:
+                    bonus = 0.15 if other.block == unit.block else 0.05
+                    pool[near] = max(pool.get(near, -1.0), scores[near] + bonus)
+    for index in sorted(pool, key=lambda i: -pool[i]):  # neighbours count whatever their score: context
+        size = len(candidates[index][1].text)
+        if index not in chosen and len(chosen) < max_units and used + size <= MAX_CHARS:
+            chosen.append(index)
+            used += size
+    return chosen
+
+
+def _group(
+    hits: Sequence[Hit], candidates: list[tuple[int, Unit]], scores: list[float], chosen: list[int]
+) -> list[Evidence]:
+    """Chosen units by document and heading, in reading order within a group, and the best group last: a
+    small model answers from what it read last, right before the question."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index in sorted(chosen):
+        rank, unit = candidates[index]
+        heading = (unit.heading or hits[rank].heading).split(" > ")[-1]
+        groups.setdefault((hits[rank].document_id, heading), []).append(index)
+    evidence = []
+    for (document_id, heading), indexes in groups.items():
+        hit = hits[candidates[indexes[0]][0]]
+        text = " ".join(_cut(candidates[i][1].text) for i in indexes)
+        score = round(max(scores[i] for i in indexes), 4)
+        evidence.append(Evidence(document_id, hit.title, source_of(document_id), heading, text, score))
+    return sorted(evidence, key=lambda e: e.score)
+
+
+def off_topic(question: str, evidence: Sequence[Evidence]) -> bool:
+    """True when no word of the question (beyond the documents' titles, which it may name: "my garden plan")
+    occurs in the best evidence: the documents do not speak of it ("apple trees" in a garden plan)."""
+    if not evidence:
+        return True
+    best = max(evidence, key=lambda e: e.score)
+    topic = _content_words(question) - _content_words(" ".join(e.title for e in evidence))
+    return bool(topic) and not topic & _content_words(f"{best.heading} {best.text}")
+
+
+def render(question: str, evidence: Sequence[Evidence]) -> str:
+    """The text the model reads: one line per document and heading, `From "<title>" (<where>): <sentences>`;
+    when nothing matches (or `off_topic`), a sentence saying so."""
+    if not evidence or off_topic(question, evidence):
+        return f"The user's documents say nothing about {question!r}."
+    lines = []
+    for item in evidence:
+        where = workspace_name(item.document_id)
+        place = f"workspace:{where}" if where is not None else item.document_id
+        heading = f", {item.heading}" if item.heading and item.heading != item.title else ""
+        lines.append(f'From "{item.title}" ({place}{heading}): {item.text}')
+    return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    return " ".join(_MARKUP.sub("", text).split())
+
+
+def _cut(unit: str) -> str:
+    return unit if len(unit) <= MAX_CHARS else unit[:MAX_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
+def _content_words(text: str) -> set[str]:
+    return set(_STEMMER.stemWords([w for w in _WORD.findall(text.lower()) if w not in _STOP]))
+
+
+def _shared(wanted: set[str], unit: str) -> float:
+    if not wanted:
+        return 0.0
+    return len(wanted & _content_words(unit)) / len(wanted)
+
+

@@ -1,0 +1,83 @@
+"""Evidence for the model: passages cut into quotable units, and the few that answer a question chosen with
+the real embedder."""
+
+from __future__ import annotations
+
+from mcp_server.citations import Hit
+from mcp_server.embedder import SentenceTransformerEmbedder
+from mcp_server.evidence import render, select, units
+from tests.mcp_server.conftest import SAMPLE_LIBRARY
+
+
+def _hit(document_id: str, title: str, passage: str, heading: str = "") -> Hit:
+    return Hit(document_id, title, heading or title, 0.5, passage, 0, len(passage))
+
+
+def test_units_keep_list_items_whole_with_their_continuation_lines() -> None:
+    passage = (
+        "## Method\n\n1. Mix everything. Rest 45 minutes.\n"
+        "6. Heat the oven to 250 °C. Bake covered for 20 minutes, then uncovered\n"
+        "   for another 20 to 25 minutes.\n\nLet it cool. Then cut it."
+    )
+
+    found = [(u.heading, u.text) for u in units(passage)]
+
+    assert found == [
+        ("Method", "Mix everything. Rest 45 minutes."),
+        (
+            "Method",
+            "Heat the oven to 250 °C. Bake covered for 20 minutes, then uncovered for another 20 to 25 minutes.",
+        ),
+        ("Method", "Let it cool."),
+        ("Method", "Then cut it."),
+    ]
+
+
+def test_table_rows_carry_their_column_names() -> None:
+    passage = "## Fixed costs\n\n| item | per month |\n| --- | ---: |\n| rent | 1,150 |\n| **internet** | 55 |\n"
+
+    assert [u.text for u in units(passage)] == ["item: rent, per month: 1,150", "item: internet, per month: 55"]
+
+
+def test_a_short_title_line_of_a_pdf_is_a_heading_not_part_of_a_sentence() -> None:
+    passage = "Deposit\nThe deposit is 3,450 euros, three months of rent.\nRepairs\nThe landlord pays for the boiler."
+
+    found = [(u.heading, u.text) for u in units(passage)]
+
+    assert found == [
+        ("Deposit", "The deposit is 3,450 euros, three months of rent."),
+        ("Repairs", "The landlord pays for the boiler."),
+    ]
+
+
+def test_the_sentence_that_answers_is_chosen_with_its_neighbour(embedder: SentenceTransformerEmbedder) -> None:
+    garden = (SAMPLE_LIBRARY / "garden-plan.md").read_text(encoding="utf-8")
+    budget = (SAMPLE_LIBRARY / "household-budget.md").read_text(encoding="utf-8")
+    hits = [_hit("garden-plan.md", "Garden plan 2027", garden), _hit("household-budget.md", "Household budget", budget)]
+
+    evidence = select("what do I do about slugs in the garden?", hits, embedder)
+    text = render("what do I do about slugs?", evidence)
+
+    assert evidence[0].document_id == "garden-plan.md" and evidence[0].heading == "Pests and problems"
+    assert "copper tape" in evidence[0].text  # the sentence after "Slugs ate most of the lettuce"
+    assert text.startswith('From "Garden plan 2027" (garden-plan.md, Pests and problems): ')
+    assert len(text) < 700
+
+
+def test_a_workspace_note_is_marked_and_no_hit_says_so(embedder: SentenceTransformerEmbedder) -> None:
+    note = "# To do\n\n- Renew the car insurance before 5 December.\n- Return the library books on Saturday.\n"
+    question = "when do I renew the car insurance"
+    evidence = select(question, [_hit("workspace:todo.md", "To do", note)], embedder)
+
+    assert evidence[0].source == "workspace"
+    assert render(question, evidence).startswith(
+        'From "To do" (workspace:todo.md): Renew the car insurance before 5 December.'
+    )
+    assert (
+        render("apple trees", select("apple trees", [], embedder))
+        == "The user's documents say nothing about 'apple trees'."
+    )
+    garden = select(
+        "apple trees in my garden plan", [_hit("garden-plan.md", "Garden plan", "Sow peas in March.")], embedder
+    )
+    assert "say nothing about" in render("apple trees in my garden plan", garden)  # no word of the topic is there
