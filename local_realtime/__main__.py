@@ -32,7 +32,7 @@ def build_engine(config: Config) -> Engine:
     from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer
     from local_realtime.vad import VoiceActivityDetector
 
-    brain = LlamaBrain(locate_model(config.model_cache, config.model_path))
+    brain = LlamaBrain(locate_model(config.model_cache, config.model_path), cache_dir=config.model_cache / "prompts")
     brain.warm(instructions=DEFAULT_INSTRUCTIONS)
     synthesizer: Synthesizer
     if config.tts == "piper":

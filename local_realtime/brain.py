@@ -22,13 +22,14 @@ class Entry:
 
     Attributes:
         role: "user" or "assistant" for messages; "tool_call" for a function call the assistant
-            made; "tool_result" for the output the client sent back.
+            made; "tool_result" for the output the client sent back; "system" for instructions that
+            took effect at this point of the conversation (a `session.update` or a system message).
         text: message text, tool arguments (JSON string) or tool output (string).
         name: tool name for "tool_call" (and "tool_result" when known).
         call_id: Realtime `call_id` linking a call and its result.
     """
 
-    role: Literal["user", "assistant", "tool_call", "tool_result"]
+    role: Literal["user", "assistant", "tool_call", "tool_result", "system"]
     text: str
     name: str | None = None
     call_id: str | None = None
@@ -82,6 +83,10 @@ class Brain(Protocol):
         """Prepare for replies with these tools and instructions (e.g. prefill a prompt cache)."""
         ...
 
+    def prepare(self, instructions: str, history: list[Entry], tools: list[ToolSpec], stop: threading.Event) -> None:
+        """Do ahead what a reply to `history` would do first (e.g. evaluate its prompt); may do nothing."""
+        ...
+
 
 def tool_specs(tools: Iterable[dict[str, Any]]) -> list[ToolSpec]:
     """Realtime function tools (`{type, name, description, parameters}` dicts) as `ToolSpec`s."""
@@ -130,6 +135,9 @@ class RuleBrain:
 
     def warm(self, tools: list[ToolSpec], instructions: str) -> None:
         """Nothing to prepare: rules need no prompt cache."""
+
+    def prepare(self, instructions: str, history: list[Entry], tools: list[ToolSpec], stop: threading.Event) -> None:
+        """Nothing to prepare: rules need no prompt."""
 
 
 def _words(text: str, stop: threading.Event) -> Iterator[TextDelta]:

@@ -30,12 +30,31 @@ def new_id(prefix: str) -> str:
 
 
 class Conversation:
-    """Ordered items plus assistant audio durations (ms) by item id."""
+    """Ordered items, assistant audio durations (ms) by item id, and when the instructions changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, instructions: str = "") -> None:
         self.id = new_id("conv")
         self._items: list[dict[str, Any]] = []
         self._audio_ms: dict[str, int] = {}
+        self._first_instructions = instructions
+        self._changes: list[tuple[str, str]] = []  # (id of the item they follow, instructions)
+
+    @property
+    def instructions(self) -> str:
+        """The session instructions in effect now."""
+        return self._changes[-1][1] if self._changes else self._first_instructions
+
+    def set_instructions(self, instructions: str) -> None:
+        """Record the session's instructions (`session.update`); a change mid-conversation takes effect here.
+
+        The brain sees a change as a system turn at this point, so the prompt before it stays as it was.
+        """
+        if instructions == self.instructions:
+            return
+        if not self._items:
+            self._first_instructions, self._changes = instructions, []
+        else:
+            self._changes.append((self._items[-1]["id"], instructions))
 
     def add(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
         """Insert `item` after `previous_item_id` ("root" = first, None = last).
@@ -110,8 +129,19 @@ class Conversation:
         self._audio_ms[item_id] = audio_end_ms
 
     def entries(self) -> tuple[str, list[Entry]]:
-        """The brain's view: (system-message text, entries in order)."""
-        system: list[str] = []
+        """The brain's view: (the instructions in effect before the first item, entries in order).
+
+        System messages and later instruction changes are "system" entries where they happened; a change
+        whose item was deleted since counts from the start.
+        """
+        ids = {item["id"] for item in self._items}
+        first = self._first_instructions
+        changes: dict[str, list[str]] = {}
+        for after, text in self._changes:
+            if after in ids:
+                changes.setdefault(after, []).append(text)
+            else:
+                first = text
         entries: list[Entry] = []
         names = {i.get("call_id"): i.get("name") for i in self._items if i["type"] == "function_call"}
         for item in self._items:
@@ -119,11 +149,10 @@ class Conversation:
                 entries.append(Entry("tool_call", item["arguments"], item["name"], item.get("call_id")))
             elif item["type"] == "function_call_output":
                 entries.append(Entry("tool_result", item["output"], names.get(item["call_id"]), item["call_id"]))
-            elif item["role"] == "system":
-                system.append(message_text(item))
             else:
                 entries.append(Entry(item["role"], message_text(item)))
-        return "\n".join(system), entries
+            entries += [Entry("system", text) for text in changes.get(item["id"], [])]
+        return first, entries
 
 
 def message_text(item: dict[str, Any]) -> str:

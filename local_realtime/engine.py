@@ -72,9 +72,15 @@ class Engine:
             lambda: self.brain.reply(instructions, history, tools, tool_choice, stop), self._brain_lock, stop
         )
 
-    async def prepare(self, tools: list[ToolSpec], instructions: str) -> None:
+    async def warm(self, tools: list[ToolSpec], instructions: str) -> None:
         """Warm the brain for a session's tools (prefills the prompt prefix the next reply reuses)."""
         await asyncio.to_thread(self.brain.warm, tools, instructions)
+
+    async def prepare_reply(
+        self, instructions: str, history: list[Entry], tools: list[ToolSpec], stop: threading.Event
+    ) -> None:
+        """Let the brain start on a reply to `history` that may be asked for soon (see `Brain.prepare`)."""
+        await asyncio.to_thread(self.brain.prepare, instructions, history, tools, stop)
 
     def speech(self, text: str, stop: threading.Event) -> AsyncIterator[bytes]:
         """Stream `text` as PCM16 mono 24 kHz chunks; stops soon after `stop` is set."""

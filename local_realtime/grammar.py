@@ -1,24 +1,22 @@
-"""Reply grammars: tool schemas made safe for llama.cpp, the JSON schema of one reply, and sampling under it.
+"""Reply grammars: tool schemas made safe for llama.cpp, the JSON schema of one reply, and id grounding.
 
-`sanitize_schema` and `reply_schema` are pure functions over JSON schemas; `GrammarSampler` picks each
-token greedily under the compiled grammar, checking only the model's favourite token in the common case.
+Pure functions over JSON schemas and conversation entries; `decoding.GrammarSampler` samples under the
+compiled grammar.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from local_realtime.brain import Entry, ToolSpec
 
 MAX_STRING_CHARS = 1000  # a maxLength of 2000 makes llama.cpp's grammar parser segfault
 SAY_MAX_CHARS = 400
+PREAMBLE_MAX_CHARS = 80
 _KEEP = ("type", "properties", "required", "enum", "const", "items", "minItems", "maxItems", "minLength")
 _ANY_JSON = {"type": ["string", "number", "boolean", "object", "array"]}
 _SAY = {
@@ -90,8 +88,10 @@ def allowed_replies(history: Sequence[Entry], tools: Sequence[ToolSpec], tool_ch
     """Map the session's `tool_choice` and the conversation state to a `reply_schema` `allow` value.
 
     After a tool result the reply is say-only under "auto": the small model then always speaks the
-    outcome, and cannot loop calling tools; a forced choice ("required" or a named function) still
-    wins, because the client asked for it explicitly.
+    outcome, and cannot loop calling tools. One exception: after a failed call (an output whose JSON
+    has an `error` key, the voice client's shape for failures) that was the turn's first, it may call
+    again, so "no file budget_notes.md; closest: ..." can lead to the right call. A forced choice
+    ("required" or a named function) still wins, because the client asked for it explicitly.
     """
     if not tools or tool_choice == "none":
         return "say"
@@ -100,7 +100,28 @@ def allowed_replies(history: Sequence[Entry], tools: Sequence[ToolSpec], tool_ch
         return name if any(t.name == name for t in tools) else "tools"
     if tool_choice == "required":
         return "tools"
-    return "say" if history and history[-1].role == "tool_result" else "auto"
+    if not history or history[-1].role != "tool_result":
+        return "auto"
+    return "auto" if is_failure(history[-1].text) and _calls_this_turn(history) == 1 else "say"
+
+
+def is_failure(output: str) -> bool:
+    """True for a tool output that reports a failure: a JSON object with an `error` key."""
+    try:
+        value = json.loads(output)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "error" in value
+
+
+def _calls_this_turn(history: Sequence[Entry]) -> int:
+    """Tool calls since the last user message."""
+    calls = 0
+    for entry in reversed(history):
+        if entry.role == "user":
+            break
+        calls += entry.role == "tool_call"
+    return calls
 
 
 _WORD = re.compile(r"[\w.\-/]+")
@@ -171,8 +192,12 @@ def _string_values(text: str) -> list[str]:
 def _call_schema(tool: ToolSpec) -> dict[str, Any]:
     return {
         "type": "object",
-        "properties": {"tool": {"const": tool.name}, "arguments": sanitize_schema(tool.parameters)},
-        "required": ["tool", "arguments"],
+        "properties": {
+            "tool": {"const": tool.name},
+            "say": {"type": "string", "maxLength": PREAMBLE_MAX_CHARS},
+            "arguments": sanitize_schema(tool.parameters),
+        },
+        "required": ["tool", "say", "arguments"],
         "additionalProperties": False,
     }
 
@@ -183,64 +208,3 @@ def to_gbnf(schema_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     return json_schema_to_gbnf(schema_json)
-
-
-class GrammarSampler:
-    """Greedy token choice under a GBNF grammar for one reply.
-
-    llama-cpp-python's sampler chain runs the grammar over all ~150k candidates for every token,
-    which measured 1.3-8 tokens/s here instead of 34. Like llama.cpp's own `common_sampler`, this
-    first checks only the model's top token against the grammar and falls back to the full
-    candidate list when the grammar rejects it; greedy results are the same.
-
-    Args:
-        model: a loaded `llama_cpp.Llama`.
-        gbnf: grammar text from `to_gbnf`.
-
-    Raises:
-        ValueError: llama.cpp could not parse the grammar.
-    """
-
-    def __init__(self, model: Any, gbnf: str) -> None:
-        import llama_cpp
-        from llama_cpp._internals import LlamaTokenDataArray
-
-        self._lib = llama_cpp
-        self._model = model
-        self._vocab = model._model.vocab  # the same handle Llama's own sampler chain uses
-        self._n_vocab = model.n_vocab()
-        self._sampler = llama_cpp.llama_sampler_init_grammar(self._vocab, gbnf.encode("utf-8"), b"root")
-        if not self._sampler:
-            raise ValueError("llama.cpp rejected the reply grammar")
-        self._all = LlamaTokenDataArray(n_vocab=self._n_vocab)
-        self._one = (llama_cpp.llama_token_data * 1)()
-        self._one_array = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
-
-    def pick(self) -> int:
-        """The best token the grammar allows, from the logits of the last evaluated token."""
-        pointer = self._lib.llama_get_logits_ith(self._model._ctx.ctx, -1)
-        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
-        token = int(np.argmax(logits))
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
-        self._one_array.size, self._one_array.selected = 1, -1
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(self._one_array))
-        if np.isfinite(self._one[0].logit):
-            return token
-        self._all.copy_logits(logits)
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(self._all.candidates))
-        data = self._all.candidates_data
-        return int(data.id[int(np.argmax(data.logit[: self._all.candidates.size]))])
-
-    def accept(self, token: int) -> None:
-        """Advance the grammar past `token` (call for every token kept)."""
-        self._lib.llama_sampler_accept(self._sampler, token)
-
-    def is_end(self, token: int) -> bool:
-        """True for end-of-generation tokens (the grammar allows them only once the JSON is complete)."""
-        return bool(self._lib.llama_vocab_is_eog(self._vocab, token))
-
-    def close(self) -> None:
-        """Free the llama.cpp sampler."""
-        if self._sampler:
-            self._lib.llama_sampler_free(self._sampler)
-            self._sampler = None

@@ -17,9 +17,10 @@ BYTES_PER_MS = 48
 
 @dataclass(frozen=True)
 class SpeechEvent:
-    """`speech_started` / `speech_stopped` at `audio_ms` (session position, ms)."""
+    """`speech_started` / `speech_stopped` (or a pause between them, and speech resuming) at `audio_ms`
+    (session position, ms)."""
 
-    kind: Literal["speech_started", "speech_stopped"]
+    kind: Literal["speech_started", "speech_stopped", "speech_paused", "speech_resumed"]
     audio_ms: int
 
 
@@ -68,6 +69,12 @@ class InputAudio:
                 self._speech_start_ms = max(at_ms, self._buffer_start_ms)
             events.append(SpeechEvent(event.kind, at_ms))
         return events
+
+    def peek_speech(self, end_ms: int) -> bytes:
+        """The audio from the last speech start to `end_ms`, left in the buffer."""
+        start_ms = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
+        start = max(0, (start_ms - self._buffer_start_ms) * BYTES_PER_MS)
+        return bytes(self._buffer[start : max(start, (end_ms - self._buffer_start_ms) * BYTES_PER_MS)])
 
     def take_speech(self, end_ms: int) -> bytes:
         """Remove and return the audio from the last speech start to `end_ms`; what follows stays."""

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from local_realtime.brain import FunctionCall, tool_specs
+from local_realtime.brain import Entry, FunctionCall, tool_specs
 from local_realtime.conversation import Conversation, new_id
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
@@ -120,8 +120,9 @@ class Response:
 
     async def _generate(self) -> None:
         await self._inputs_ready()
-        system, history = self._conversation.entries()
-        instructions = "\n".join(filter(None, [self._settings.instructions, system]))
+        instructions, history = self._conversation.entries()
+        if self._settings.instructions != self._conversation.instructions:  # this response's own instructions
+            history.append(Entry("system", self._settings.instructions))
         self._input_chars = len(instructions) + sum(len(e.text) for e in history)
         tools = tool_specs(self._settings.tools)
         choice = self._settings.tool_choice

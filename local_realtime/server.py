@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -21,13 +22,14 @@ from websockets.asyncio.server import Response as HttpResponse
 from websockets.exceptions import ConnectionClosed
 
 from local_realtime import events
-from local_realtime.brain import tool_specs
+from local_realtime.brain import Entry, tool_specs
 from local_realtime.conversation import Conversation, new_id, normalize_item
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
 from local_realtime.input_audio import InputAudio, SpeechEvent
 from local_realtime.response import Response
 from local_realtime.session import ResponseSettings, SessionConfig
+from local_realtime.speculation import Speculation
 
 logger = logging.getLogger(__name__)
 PATH = "/v1/realtime"
@@ -65,13 +67,14 @@ class Connection:
         self._engine = engine
         self._ws = ws
         self._config = SessionConfig(model=query.get("model", [engine.model])[0])
-        self._conversation = Conversation()
+        self._conversation = Conversation(self._config.instructions)
         self._audio = InputAudio()
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._response: Response | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._transcriptions: set[asyncio.Task[None]] = set()
         self._speech_item_id: str | None = None
+        self._speculation: Speculation | None = None
 
     async def serve(self) -> None:
         """Run the session until the client disconnects."""
@@ -102,6 +105,9 @@ class Connection:
     async def _shutdown(self, writer: asyncio.Task[None]) -> None:
         if self._response is not None:
             self._response.cancel("client_cancelled")
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._tasks.add(asyncio.create_task(self._speculation.wait()))
         for task in self._transcriptions:
             task.cancel()
         if self._tasks or self._transcriptions:
@@ -156,6 +162,7 @@ class Connection:
                 config = self._config.updated(session)
                 if config.turn_detection != self._config.turn_detection:
                     await self._listen(config)
+                self._conversation.set_instructions(config.instructions)
                 if config.tools and config.tools != self._config.tools:
                     self._warm(config)
                 self._config = config
@@ -212,13 +219,11 @@ class Connection:
 
         async def warm() -> None:
             try:
-                await self._engine.prepare(tool_specs(config.tools), config.instructions)
+                await self._engine.warm(tool_specs(config.tools), self._conversation.entries()[0])
             except (RuntimeError, ValueError, OSError) as exc:  # a failed warm-up only costs speed
                 logger.warning("warming the brain for new tools failed: %s", exc)
 
-        task = asyncio.create_task(warm())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(asyncio.create_task(warm()))
 
     async def _listen(self, config: SessionConfig) -> None:
         try:
@@ -228,6 +233,9 @@ class Connection:
 
     def _on_speech(self, speech: SpeechEvent) -> None:
         detection = self._config.turn_detection
+        if speech.kind in ("speech_paused", "speech_resumed"):
+            self._speculate(speech)
+            return
         if speech.kind == "speech_started":
             self._speech_item_id = new_id("item")
             self._emit(
@@ -243,11 +251,33 @@ class Connection:
         item_id = self._speech_item_id or new_id("item")
         self._speech_item_id = None
         self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": speech.audio_ms, "item_id": item_id})
-        self._commit(item_id, self._audio.take_speech(speech.audio_ms))
+        speculation, self._speculation = self._speculation, None
+        self._commit(item_id, self._audio.take_speech(speech.audio_ms), speculation)
         if detection is not None and detection.create_response and self._response is None:
             self._start_response(ResponseSettings.build(self._config, {}))
 
-    def _commit(self, item_id: str, pcm: bytes) -> None:
+    def _speculate(self, speech: SpeechEvent) -> None:
+        """At a pause, start on the turn (transcript, then the brain's prompt); drop that when speech resumes."""
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._track(asyncio.create_task(self._speculation.wait()))
+            self._speculation = None
+        if speech.kind != "speech_paused" or self._response is not None:
+            return
+        config = self._config
+
+        async def prepare(transcript: str, stop: threading.Event) -> None:
+            instructions, history = self._conversation.entries()
+            history.append(Entry("user", transcript))
+            await self._engine.prepare_reply(instructions, history, tool_specs(config.tools), stop)
+
+        self._speculation = Speculation(self._engine, self._audio.peek_speech(speech.audio_ms), prepare)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _commit(self, item_id: str, pcm: bytes, speculation: Speculation | None = None) -> None:
         item = {
             "id": item_id,
             "object": "realtime.item",
@@ -263,21 +293,31 @@ class Connection:
                 "item_id": item_id,
             }
         )
-        self._add_user_item(item, None, [(0, pcm)])
+        self._add_user_item(item, None, [(0, pcm)], speculation)
 
-    def _add_user_item(self, item: dict[str, Any], previous_id: str | None, audio: list[tuple[int, bytes]]) -> None:
+    def _add_user_item(
+        self,
+        item: dict[str, Any],
+        previous_id: str | None,
+        audio: list[tuple[int, bytes]],
+        speculation: Speculation | None = None,
+    ) -> None:
         previous = self._conversation.add(item, previous_id)
         self._emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item})
         self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
         for content_index, pcm in audio:
-            task = asyncio.create_task(self._transcribe(item, content_index, pcm))
+            known = speculation.transcript if speculation is not None else None
+            task = asyncio.create_task(self._transcribe(item, content_index, pcm, known))
             self._transcriptions.add(task)
             task.add_done_callback(self._transcriptions.discard)
 
-    async def _transcribe(self, item: dict[str, Any], content_index: int, pcm: bytes) -> None:
-        """Fill in the transcript the brain reads; report it when the session asked for transcription."""
+    async def _transcribe(
+        self, item: dict[str, Any], content_index: int, pcm: bytes, known: asyncio.Task[str] | None = None
+    ) -> None:
+        """Fill in the transcript the brain reads (`known`: the speculative one, already under way); report it
+        when the session asked for transcription."""
         try:
-            transcript = await self._engine.transcribe(pcm)
+            transcript = await (known if known is not None else self._engine.transcribe(pcm))
         except Exception as exc:  # boundary: the speech model failed; the turn goes on without words
             logger.exception("transcription failed")
             item["content"][content_index]["transcript"] = ""
@@ -315,9 +355,7 @@ class Connection:
     def _start_response(self, settings: ResponseSettings) -> None:
         response = Response(self._engine, settings, self._conversation, self._emit, self._inputs_ready)
         self._response = response
-        task = asyncio.create_task(self._run(response))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(asyncio.create_task(self._run(response)))
 
     async def _run(self, response: Response) -> None:
         try:

@@ -35,8 +35,9 @@ class MissingVadModel(FileNotFoundError):
 class VadEvent:
     """A change between silence and speech in the fed audio stream."""
 
-    kind: Literal["speech_started", "speech_stopped"]
-    """Which change: the Realtime `input_audio_buffer.speech_started`/`speech_stopped`."""
+    kind: Literal["speech_started", "speech_stopped", "speech_paused", "speech_resumed"]
+    """Which change: the Realtime `input_audio_buffer.speech_started`/`speech_stopped`, or, in between,
+    a pause of `pause_ms` that may become the end of the turn, and speech resuming after such a pause."""
     audio_ms: int
     """Milliseconds of audio fed since construction or `reset()` at which the event happened.
 
@@ -74,12 +75,20 @@ class VoiceActivityDetector:
         prefix_padding_ms: audio kept before detected speech; `speech_started.audio_ms` is moved
             back by this much.
         silence_duration_ms: silence needed after speech before `speech_stopped` is emitted.
+        pause_ms: silence after which `speech_paused` is emitted (the turn may be over: work on it can
+            start); default a third of `silence_duration_ms`, at most 160 ms.
 
     Raises:
         MissingVadModel: if the Silero ONNX model is not installed.
     """
 
-    def __init__(self, threshold: float = 0.5, prefix_padding_ms: int = 300, silence_duration_ms: int = 500) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        prefix_padding_ms: int = 300,
+        silence_duration_ms: int = 500,
+        pause_ms: int | None = None,
+    ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         if prefix_padding_ms < 0 or silence_duration_ms < 0:
@@ -87,6 +96,7 @@ class VoiceActivityDetector:
         self.threshold = threshold
         self.prefix_padding_ms = prefix_padding_ms
         self.silence_duration_ms = silence_duration_ms
+        self.pause_ms = min(160, silence_duration_ms // 3) if pause_ms is None else pause_ms
         self._stop_below = max(0.01, threshold - HYSTERESIS)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # a 32 ms frame is too small to share across threads
@@ -106,6 +116,7 @@ class VoiceActivityDetector:
         self._context = np.zeros((1, CONTEXT_SAMPLES), dtype=np.float32)
         self._frames = 0
         self._in_speech = False
+        self._paused = False
         self._silence_since_ms: int | None = None
         self._last_stop_ms = 0
 
@@ -157,11 +168,19 @@ class VoiceActivityDetector:
             return None
         if probability >= self.threshold:
             self._silence_since_ms = None
+            if self._paused:
+                self._paused = False
+                return VadEvent("speech_resumed", end_ms)
         elif probability < self._stop_below and self._silence_since_ms is None:
             self._silence_since_ms = start_ms
-        if self._silence_since_ms is not None and end_ms - self._silence_since_ms >= self.silence_duration_ms:
-            self._in_speech = False
+        if self._silence_since_ms is None:
+            return None
+        if end_ms - self._silence_since_ms >= self.silence_duration_ms:
+            self._in_speech = self._paused = False
             self._silence_since_ms = None
             self._last_stop_ms = end_ms
             return VadEvent("speech_stopped", end_ms)
+        if not self._paused and end_ms - self._silence_since_ms >= self.pause_ms:
+            self._paused = True
+            return VadEvent("speech_paused", end_ms)
         return None

@@ -87,7 +87,8 @@ def test_reply_schema_honours_the_allowed_replies() -> None:
     assert all("tool" in o["properties"] for o in only_tools)
     assert named["properties"]["tool"] == {"const": "set_reminder"}
     assert list(say["properties"]) == ["say"]
-    assert list(auto[0]["properties"]) == ["tool", "arguments"]  # the grammar emits keys in this order
+    # the grammar emits keys in this order: the tool first, then what to say while it runs, then its arguments
+    assert list(auto[0]["properties"]) == ["tool", "say", "arguments"]
 
 
 def test_tool_choice_and_a_fresh_tool_result_pick_the_reply_kinds() -> None:
@@ -102,6 +103,17 @@ def test_tool_choice_and_a_fresh_tool_result_pick_the_reply_kinds() -> None:
     assert allowed_replies(asked, tools, {"type": "function", "name": "unknown"}) == "tools"
     assert allowed_replies(answered, tools, "auto") == "say"
     assert allowed_replies(asked, [], "required") == "say"
+
+
+def test_after_a_failed_call_one_more_call_may_follow() -> None:
+    tools = [REMINDER]
+    call = Entry("tool_call", "{}", "set_reminder", "c1")
+    failed = Entry("tool_result", '{"error": "no time given; say when"}', "set_reminder", "c1")
+    once = [Entry("user", "remind me"), call, failed]
+    twice = [*once, Entry("tool_call", "{}", "set_reminder", "c2"), failed]
+
+    assert allowed_replies(once, tools, "auto") == "auto"
+    assert allowed_replies(twice, tools, "auto") == "say"  # no loop of failing calls
 
 
 async def test_the_real_tool_list_builds_a_grammar(tmp_path: Path) -> None:

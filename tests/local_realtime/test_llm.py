@@ -1,4 +1,4 @@
-"""The llama.cpp brain: schema sanitising and prompt building, then the real model in a handful of calls."""
+"""The llama.cpp brain with the real model, in a handful of calls (prompt and reply format: test_prompt.py)."""
 
 from __future__ import annotations
 
@@ -12,100 +12,11 @@ import jsonschema
 import pytest
 
 from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec
-from local_realtime.llm import LlamaBrain, SayDecoder, pick_examples, render_prefix, render_prompt, render_tools
+from local_realtime.llm import LlamaBrain
 from local_realtime.model import locate_model
 from mcp_server.server import build_server
-from tests.local_realtime.test_grammar import FILE_SCHEMA, REMINDER
+from tests.local_realtime.test_grammar import REMINDER
 from tests.servers import make_config
-
-# --- without the model ---------------------------------------------------------------------------
-
-
-def test_each_tool_is_one_short_line_with_enums_and_optional_marks() -> None:
-    long_description = "Read and edit files.\n\n" + "More detail here. " * 30
-    tools = [ToolSpec("file_operation", long_description, FILE_SCHEMA), REMINDER]
-
-    lines = render_tools(tools).splitlines()
-
-    assert len(lines) == 2
-    assert lines[0].startswith(
-        '- file_operation(operation: "read"|"append", filename?, content?, line_number?: integer, note?): '
-        "Read and edit files. More detail here. More"
-    )
-    assert lines[0].endswith(" ...") and lines[0].count("More detail") < 20  # cut at TOOL_NOTE_CHARS
-    assert lines[1] == "- set_reminder(text, at: {hour, minute}): Remind the user at a time of day. Times are 24-hour."
-
-
-def test_required_parameters_carry_their_description_in_brief() -> None:
-    described = {
-        "type": "object",
-        "properties": {
-            "script_name": {"type": "string", "description": "One of: blog_writer, improv_game."},
-            "notes": {"type": "string", "description": "word " * 40},
-        },
-        "required": ["script_name", "notes"],
-    }
-
-    line = render_tools([ToolSpec("load_script", "Start a script.", described)])
-
-    assert line.startswith("- load_script(script_name (One of: blog_writer, improv_game.), notes (word word")
-    assert line.endswith(" ...)): Start a script.")
-    assert line.count("word") == 16  # cut at 80 characters, on a word boundary
-
-
-def test_examples_only_use_tools_and_values_that_exist() -> None:
-    scripts = {"type": "object", "properties": {"script_name": {"enum": ["improv_game"]}}, "required": []}
-    tools = [
-        ToolSpec("load_script", "", scripts),
-        ToolSpec(
-            "search_library", "", {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
-        ),
-    ]
-
-    examples = pick_examples(tools)
-
-    assert [reply.get("tool") for _, reply in examples] == ["search_library", None, None]
-    assert "say" in examples[-1][1]
-
-
-def test_instructions_come_after_the_cacheable_prefix() -> None:
-    history = [
-        Entry("user", "remind me to stretch at ten"),
-        Entry("tool_call", '{"text": "stretch", "at": {"hour": 10, "minute": 0}}', "set_reminder", "c1"),
-        Entry("tool_result", '{"ok": true}', "set_reminder", "c1"),
-        Entry("assistant", "Done."),
-    ]
-
-    first = render_prompt("Be brief.", history, [REMINDER])
-    second = render_prompt("Be very formal.", history, [REMINDER])
-
-    assert first.startswith(render_prefix([REMINDER], ""))
-    assert second.startswith(render_prefix([REMINDER], ""))
-    assert '{"tool": "set_reminder", "arguments": {"text": "stretch", "at": {"hour": 10, "minute": 0}}}' in first
-    assert '<tool_response name="set_reminder">\n{"ok": true}\n</tool_response>' in first
-    assert '{"say": "Done."}' in first
-    assert first.endswith("<|im_start|>assistant\n")
-
-
-def test_the_say_string_is_decoded_as_it_streams() -> None:
-    raw = json.dumps({"say": 'He said "hi" \\ café\nbye'})
-    decoder = SayDecoder()
-
-    pieces = [decoder.feed(char) for char in raw]
-
-    assert decoder.kind == "say"
-    assert "".join(pieces) == 'He said "hi" \\ café\nbye'
-    assert sum(1 for p in pieces if p) > 10  # character by character, not at the end
-
-
-def test_a_tool_call_yields_no_spoken_text() -> None:
-    decoder = SayDecoder()
-
-    pieces = [decoder.feed(c) for c in '{"tool": "say", "arguments": {"say": "x"}}']
-
-    assert decoder.kind == "tool"
-    assert "".join(pieces) == ""
-
 
 # --- with the real model ---------------------------------------------------------------------------
 
@@ -133,8 +44,12 @@ def _reply(brain: LlamaBrain, tools: list[ToolSpec], history: list[Entry], choic
 
 
 def _call(outputs: list[BrainOutput], tools: list[ToolSpec]) -> tuple[str, dict[str, Any]]:
-    assert len(outputs) == 1 and isinstance(outputs[0], FunctionCall), outputs
-    call = outputs[0]
+    """The one call at the end of `outputs`, checked against its tool's schema; what came before is its spoken
+    preamble."""
+    *preamble, call = outputs
+    assert isinstance(call, FunctionCall), outputs
+    assert all(isinstance(o, TextDelta) for o in preamble), outputs
+    assert 0 < len("".join(o.text for o in preamble if isinstance(o, TextDelta))) <= 80, outputs
     args = json.loads(call.arguments)
     schema = next(t.parameters for t in tools if t.name == call.name)
     jsonschema.validate(args, schema)

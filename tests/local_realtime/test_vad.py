@@ -20,8 +20,14 @@ def command() -> bytes:
     return synthesize("load the blog writer script")
 
 
-def feed_all(vad: VoiceActivityDetector, pcm: bytes, chunk_ms: int = 40) -> list[VadEvent]:
-    return [event for chunk in chunks(pcm, chunk_ms) for event in vad.feed(chunk)]
+TURN_EDGES = ("speech_started", "speech_stopped")
+
+
+def feed_all(
+    vad: VoiceActivityDetector, pcm: bytes, chunk_ms: int = 40, kinds: tuple[str, ...] = TURN_EDGES
+) -> list[VadEvent]:
+    """The events of `kinds` (by default a turn's start and stop) from feeding `pcm` in `chunk_ms` pieces."""
+    return [event for chunk in chunks(pcm, chunk_ms) for event in vad.feed(chunk) if event.kind in kinds]
 
 
 def test_one_utterance_gives_one_start_and_stop_around_it(command: bytes) -> None:
@@ -65,8 +71,8 @@ def test_events_do_not_depend_on_how_audio_is_chunked(command: bytes) -> None:
     vad = VoiceActivityDetector()
     by_odd_chunks = [event for chunk in odd_sized for event in vad.feed(chunk)]
 
-    assert by_odd_chunks == feed_all(VoiceActivityDetector(), pcm, chunk_ms=100)
-    assert len(by_odd_chunks) == 2
+    assert by_odd_chunks == feed_all(VoiceActivityDetector(), pcm, chunk_ms=100, kinds=ALL)
+    assert [e.kind for e in by_odd_chunks] == ["speech_started", "speech_paused", "speech_stopped"]
 
 
 def test_reset_restarts_positions_and_state(command: bytes) -> None:
@@ -115,6 +121,22 @@ def test_higher_threshold_ends_speech_in_noise_sooner(command: bytes) -> None:
     assert [e.kind for e in lenient] == [e.kind for e in strict] == ["speech_started", "speech_stopped"]
     assert strict[0].audio_ms >= lenient[0].audio_ms
     assert strict[1].audio_ms < lenient[1].audio_ms
+
+
+ALL = ("speech_started", "speech_paused", "speech_resumed", "speech_stopped")
+
+
+def test_a_pause_comes_before_the_stop_and_speech_after_it_resumes_the_turn(command: bytes) -> None:
+    second = synthesize("what is the weather like today")
+    pcm = silence(500) + command + silence(250) + second + silence(1500)
+
+    events = feed_all(VoiceActivityDetector(silence_duration_ms=800, pause_ms=160), pcm, kinds=ALL)
+
+    kinds = [e.kind for e in events]
+    assert kinds == ["speech_started", "speech_paused", "speech_resumed", "speech_paused", "speech_stopped"]
+    paused, resumed, last_pause, stopped = events[1:]
+    assert paused.audio_ms < resumed.audio_ms < last_pause.audio_ms
+    assert stopped.audio_ms - last_pause.audio_ms == 800 - 160  # the same silence, measured further
 
 
 @pytest.mark.parametrize("kwargs", [{"threshold": 0.0}, {"threshold": 1.5}, {"silence_duration_ms": -1}])

@@ -1,0 +1,228 @@
+"""The brain's prompt and reply format: ChatML with tools and few-shot turns, and reading the JSON reply.
+
+Every reply is one JSON object: `{"say": "..."}` to answer, or `{"tool": <name>, "say": <a few words
+for the user while it runs>, "arguments": {...}}` to call a tool (the spoken preamble gpt-realtime gives
+before a tool call). The prompt is built so llama.cpp's prefix cache survives a conversation: the tools
+block and few-shot turns first, then the session's first instructions, then the turns in order, with
+later instruction changes as system turns where they happened, so nothing before them is re-evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_core import from_json
+
+from local_realtime.brain import Entry, ToolSpec
+from local_realtime.grammar import sanitize_schema
+
+PARAM_NOTE_CHARS = 80  # a required parameter's description, cut to this
+TOOL_NOTE_CHARS = 420  # a tool description, cut to this (the tools block is prefilled once, then cached);
+# it must keep load_script's catalogue of scripts and search_library's catalogue of documents
+RESULT_MAX_CHARS = 1200  # tool output shown to the model; prefill runs at ~70 tok/s here
+FORMAT = (
+    'Reply with ONE JSON object only. To call a tool: {"tool": "<name>", "say": "<a few words telling the '
+    'user what you are doing>", "arguments": {...}}. To answer yourself: {"say": "<short spoken answer>"}. '
+    "Call a tool when the user asks for something a tool does. Facts about the user's own documents, notes, "
+    "files, plans and lists come only from tools, never from memory: when they ask about their own things, "
+    "search. Answer greetings, thanks, jokes, small talk and general knowledge yourself with say. Never make "
+    "up ids or names the user and the tools have not given. After a tool result, answer the user's question "
+    "from it alone: say its numbers, units and names exactly as written and name the document; if it does not "
+    "answer the question, say you found nothing about it. Spoken answers are heard, not read: one or two "
+    "short sentences, no lists or markdown."
+)
+AFTER_RESULT = 'Answer "{question}" in one short sentence from this result, or say you found nothing.'
+"""Follows every tool result: the question again, right where the model starts its answer."""
+_PLUMBER = 'From "To do" (workspace:todo.md): Buy stamps. Water the plants on Sunday.'
+_LASAGNE = 'From "Family lasagne" (lasagne.md, Baking): Bake at 180 °C for 45 minutes, then rest it 10 minutes.'
+_RECYCLING = 'From "House notes" (workspace:house.md): Recycling goes out on Wednesday evening for Thursday.'
+Example = tuple[str, str | None, str | None, dict[str, Any], str | None, str | None]
+"""(user text, tool or None, preamble or say text, arguments, tool result, answer after the result)."""
+EXAMPLES: list[Example] = [
+    ("I'd like to work on a blog post.", "load_script", "Loading the blog writer script.",
+     {"script_name": "blog_writer"}, None, None),
+    ("Could you open my shopping file?", "file_operation", "Opening shopping.md.",
+     {"operation": "read", "filename": "shopping.md"}, None, None),
+    ("Create a file called ideas with the heading Ideas and a paragraph saying we need more plants.",
+     "file_operation", "Creating ideas.md.",
+     {"operation": "create", "filename": "ideas.md", "content": "# Ideas\n\nWe need more plants."}, None, None),
+    ("Show me all my files.", "file_operation", "Checking your files.", {"operation": "list"}, None, None),
+    ("Make a copy of report.md called old-report.md.", "file_operation", "Copying report.md.",
+     {"operation": "save_as", "filename": "report.md", "new_filename": "old-report.md"}, None, None),
+    ("Do we have anything in the library about climate change?", "search_library", "Let me look in your library.",
+     {"query": "climate change"}, None, None),
+    ("When is the plumber coming, according to my notes?", "search_library", "Let me look in your notes.",
+     {"query": "plumber appointment"}, _PLUMBER, "I found nothing about the plumber in your notes."),
+    ("How long does my lasagne bake?", "search_library", "Let me check your recipe.",
+     {"query": "lasagne baking time"}, _LASAGNE, "Your Family lasagne recipe says to bake it 45 minutes at 180 °C."),
+    ("Which day is the recycling picked up?", "search_library", "Let me look in your notes.",
+     {"query": "recycling day"}, _RECYCLING, "Your house notes say the recycling is picked up on Thursday."),
+    ("Okay, that part is done. Let's move on.", "next_stage", "Moving on to the next stage.", {}, None, None),
+    ("What's the capital of France?", None, "The capital of France is Paris.", {}, None, None),
+    ("Good morning!", None, "Good morning! What would you like to do today?", {}, None, None),
+]  # fmt: skip
+
+
+def render_tools(tools: Sequence[ToolSpec]) -> str:
+    """One short line per tool: `- name(param: "a"|"b", other?: integer): Description, cut.`"""
+    lines = []
+    for tool in tools:
+        schema = sanitize_schema(tool.parameters or {})
+        required = set(schema.get("required", []))
+        notes = (tool.parameters or {}).get("properties", {})
+        params = [
+            _render_param(n, s, n in required, notes.get(n, {}).get("description", ""))
+            for n, s in schema.get("properties", {}).items()
+        ]
+        lines.append(f"- {tool.name}({', '.join(params)}): {clip(tool.description, TOOL_NOTE_CHARS)}")
+    return "\n".join(lines)
+
+
+def pick_examples(tools: Sequence[ToolSpec]) -> list[Entry]:
+    """Few-shot turns that only use tools (and argument values) valid in `tools`, as conversation entries."""
+    by_name = {t.name: sanitize_schema(t.parameters) for t in tools}
+    entries: list[Entry] = []
+    for text, name, said, args, result, answer in EXAMPLES:
+        if name is None:
+            entries += [Entry("user", text), Entry("assistant", said or "")]
+        elif name in by_name and _fits(args, by_name[name]):
+            entries += [Entry("user", text), Entry("assistant", said or ""), Entry("tool_call", json.dumps(args), name)]
+            if result is not None:
+                entries += [Entry("tool_result", result, name), Entry("assistant", answer or "")]
+    return entries
+
+
+def render_prefix(tools: Sequence[ToolSpec], instructions: str) -> str:
+    """The stable part of the prompt: tools, few-shot turns, then the session's first instructions."""
+    head = "You are the brain of a voice assistant. You can call these tools:\n"
+    prefix = _turn("system", head + (render_tools(tools) or "(no tools)") + "\n\n" + FORMAT)
+    prefix += render_turns(pick_examples(tools))
+    if instructions.strip():
+        prefix += _turn("system", "Session instructions:\n" + instructions.strip())
+    return prefix
+
+
+def render_prompt(instructions: str, history: Sequence[Entry], tools: Sequence[ToolSpec]) -> str:
+    """The whole ChatML prompt, ending where the assistant's JSON reply starts."""
+    return render_prefix(tools, instructions) + render_turns(history) + "<|im_start|>assistant\n"
+
+
+def render_turns(history: Sequence[Entry]) -> str:
+    """Conversation entries as ChatML turns; a spoken preamble and the call after it form one reply."""
+    out: list[str] = []
+    skip = False
+    question = ""
+    for index, entry in enumerate(history):
+        if skip:
+            skip = False
+            continue
+        following = history[index + 1] if index + 1 < len(history) else None
+        if entry.role == "assistant" and following is not None and following.role == "tool_call":
+            out.append(_call_turn(following, entry.text))
+            skip = True
+        elif entry.role == "tool_call":
+            out.append(_call_turn(entry, None))
+        elif entry.role == "assistant":
+            out.append(_turn("assistant", json.dumps({"say": entry.text}, ensure_ascii=False)))
+        elif entry.role == "system":
+            out.append(_turn("system", "Session instructions from now on:\n" + entry.text.strip()))
+        elif entry.role == "user":
+            out.append(_turn("user", entry.text))
+            question = entry.text
+        else:
+            out.append(_result_turn(entry, question))
+    return "".join(out)
+
+
+class ReplyReader:
+    """Follows the reply's JSON as it streams: the spoken text so far, the tool, and whether it is complete.
+
+    `feed` returns the newly decoded characters of the `say` string (whether an answer or a preamble);
+    partial escapes wait for their next token.
+    """
+
+    def __init__(self) -> None:
+        self.raw = ""
+        self.value: dict[str, Any] = {}
+        self._said = 0
+
+    def feed(self, text: str) -> str:
+        self.raw += text
+        try:
+            value = from_json(self.raw, allow_partial="trailing-strings")
+        except ValueError:
+            return ""
+        self.value = value if isinstance(value, dict) else {}
+        said = self.value.get("say")
+        if not isinstance(said, str) or len(said) <= self._said:
+            return ""
+        new, self._said = said[self._said :], len(said)
+        return new
+
+    @property
+    def tool(self) -> str | None:
+        """The tool's name once it is complete (its closing quote seen), else None."""
+        name = self.value.get("tool")
+        return name if isinstance(name, str) and ("say" in self.value or "arguments" in self.value) else None
+
+    @property
+    def complete(self) -> bool:
+        """True once the JSON object is closed (nothing after it can matter)."""
+        try:
+            from_json(self.raw)
+        except ValueError:
+            return False
+        return True
+
+
+def clip(text: str, max_chars: int) -> str:
+    """`text` on one line, cut at a word boundary to at most about `max_chars` (with " ...")."""
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: text.rfind(" ", 0, max_chars)] + " ..."
+
+
+def _render_param(name: str, schema: dict[str, Any], required: bool, description: str) -> str:
+    if not required:
+        label = name + "?"  # optional: name only, so a 13-parameter tool still fits one line
+    elif description and "enum" not in schema:
+        label = f"{name} ({clip(description, PARAM_NOTE_CHARS)})"  # e.g. the valid script names
+    else:
+        label = name
+    if "enum" in schema:
+        return f"{label}: " + "|".join(json.dumps(v) for v in schema["enum"])
+    if "properties" in schema:
+        return f"{label}: {{{', '.join(schema['properties'])}}}"
+    kind = schema.get("type")
+    return f"{label}: {kind}" if isinstance(kind, str) and kind != "string" else label
+
+
+def _fits(args: dict[str, Any], schema: dict[str, Any]) -> bool:
+    props = schema.get("properties", {})
+    if not set(schema.get("required", [])) <= set(args) or not set(args) <= set(props):
+        return False
+    return all("enum" not in props[k] or v in props[k]["enum"] for k, v in args.items())
+
+
+def _call_turn(call: Entry, preamble: str | None) -> str:
+    try:
+        args = json.loads(call.text or "{}")
+    except json.JSONDecodeError:
+        args = call.text
+    reply: dict[str, Any] = {"tool": call.name}
+    if preamble is not None:
+        reply["say"] = preamble
+    reply["arguments"] = args
+    return _turn("assistant", json.dumps(reply, ensure_ascii=False))
+
+
+def _result_turn(entry: Entry, question: str) -> str:
+    output = entry.text if len(entry.text) <= RESULT_MAX_CHARS else entry.text[:RESULT_MAX_CHARS] + " ..."
+    label = f' name="{entry.name}"' if entry.name else ""
+    ask = AFTER_RESULT.format(question=clip(question, 160)) if question else "Tell the user the outcome."
+    return _turn("user", f"<tool_response{label}>\n{output}\n</tool_response>\n{ask}")
+
+
+def _turn(role: str, text: str) -> str:
+    return f"<|im_start|>{role}\n{text}<|im_end|>\n"

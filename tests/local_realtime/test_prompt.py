@@ -1,0 +1,115 @@
+"""The brain's prompt and reply format, without the model: tool lines, few-shot turns, cache-friendly
+order, and reading the streamed JSON reply."""
+
+from __future__ import annotations
+
+import json
+
+from local_realtime.brain import Entry, ToolSpec
+from local_realtime.prompt import ReplyReader, pick_examples, render_prefix, render_prompt, render_tools
+from tests.local_realtime.test_grammar import FILE_SCHEMA, REMINDER
+
+
+def test_each_tool_is_one_short_line_with_enums_and_optional_marks() -> None:
+    long_description = "Read and edit files.\n\n" + "More detail here. " * 40
+    tools = [ToolSpec("file_operation", long_description, FILE_SCHEMA), REMINDER]
+
+    lines = render_tools(tools).splitlines()
+
+    assert len(lines) == 2
+    assert lines[0].startswith(
+        '- file_operation(operation: "read"|"append", filename?, content?, line_number?: integer, note?): '
+        "Read and edit files. More detail here. More"
+    )
+    assert lines[0].endswith(" ...") and lines[0].count("More detail") < 40  # cut at TOOL_NOTE_CHARS
+    assert lines[1] == "- set_reminder(text, at: {hour, minute}): Remind the user at a time of day. Times are 24-hour."
+
+
+def test_required_parameters_carry_their_description_in_brief() -> None:
+    described = {
+        "type": "object",
+        "properties": {
+            "script_name": {"type": "string", "description": "One of: blog_writer, improv_game."},
+            "notes": {"type": "string", "description": "word " * 40},
+        },
+        "required": ["script_name", "notes"],
+    }
+
+    line = render_tools([ToolSpec("load_script", "Start a script.", described)])
+
+    assert line.startswith("- load_script(script_name (One of: blog_writer, improv_game.), notes (word word")
+    assert line.endswith(" ...)): Start a script.")
+    assert line.count("word") == 16  # cut at 80 characters, on a word boundary
+
+
+def test_examples_only_use_tools_and_values_that_exist() -> None:
+    scripts = {"type": "object", "properties": {"script_name": {"enum": ["improv_game"]}}, "required": []}
+    search = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+    tools = [ToolSpec("load_script", "", scripts), ToolSpec("search_library", "", search)]
+
+    examples = pick_examples(tools)
+
+    calls = [e.name for e in examples if e.role == "tool_call"]
+    assert calls and set(calls) == {"search_library"}  # blog_writer is not a valid script_name here
+    assert examples[-1].role == "assistant" and examples[-2].role == "user"  # ends with spoken small talk
+    results = [e for e in examples if e.role == "tool_result"]
+    assert results, "a worked example of answering from a search result"
+    assert any("45 minutes" in e.text for e in examples if e.role == "assistant")  # the fact, copied exactly
+
+
+def test_instructions_come_after_the_cacheable_prefix_and_changes_where_they_happened() -> None:
+    history = [
+        Entry("user", "remind me to stretch at ten"),
+        Entry("assistant", "Setting a reminder."),
+        Entry("tool_call", '{"text": "stretch", "at": {"hour": 10, "minute": 0}}', "set_reminder", "c1"),
+        Entry("tool_result", '{"ok": true}', "set_reminder", "c1"),
+        Entry("system", "Be very formal."),
+        Entry("assistant", "Done."),
+    ]
+
+    prompt = render_prompt("Be brief.", history, [REMINDER])
+
+    assert prompt.startswith(render_prefix([REMINDER], "Be brief."))
+    # the preamble and its call are one reply, as the model generates it
+    assert '{"tool": "set_reminder", "say": "Setting a reminder.", "arguments": {"text": "stretch", ' in prompt
+    assert '<tool_response name="set_reminder">\n{"ok": true}\n</tool_response>' in prompt
+    assert prompt.index("Be very formal.") < prompt.index('{"say": "Done."}')
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_a_change_of_instructions_leaves_the_earlier_prompt_unchanged() -> None:
+    before = [Entry("user", "hello"), Entry("assistant", "Hi!")]
+
+    first = render_prompt("Be brief.", before, [REMINDER])
+    later = render_prompt("Be brief.", [*before, Entry("system", "You are a coach."), Entry("user", "go")], [REMINDER])
+
+    assert later.startswith(first.removesuffix("<|im_start|>assistant\n"))
+
+
+def test_the_spoken_text_is_decoded_as_it_streams() -> None:
+    raw = json.dumps({"say": 'He said "hi" \\ café\nbye'}, ensure_ascii=False)
+    reader = ReplyReader()
+
+    pieces = [reader.feed(char) for char in raw]
+
+    assert "".join(pieces) == 'He said "hi" \\ café\nbye'
+    assert sum(1 for p in pieces if p) > 10  # character by character, not at the end
+    assert reader.complete and reader.tool is None
+
+
+def test_a_tool_call_speaks_its_preamble_only() -> None:
+    reader = ReplyReader()
+    raw = '{"tool": "load_script", "say": "Loading it.", "arguments": {"say": "not this"}}'
+
+    spoken = "".join(reader.feed(c) for c in raw)
+
+    assert spoken == "Loading it."
+    assert reader.tool == "load_script" and reader.complete
+    assert reader.value["arguments"] == {"say": "not this"}
+
+
+def test_an_unfinished_reply_is_not_complete() -> None:
+    reader = ReplyReader()
+    reader.feed('{"tool": "load_script", "say": "Loading')
+
+    assert not reader.complete
