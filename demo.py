@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from voice_client.config import VOICES, Config, ConfigError
+from voice_client.latency import TurnLatency
 from voice_client.live_view import LiveView
 from voice_client.realtime import RealtimeError
 from voice_client.session import RealtimeSession
@@ -71,6 +72,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mcp-port", type=int, default=0, help="port for the MCP server started here (default: free)")
     parser.add_argument("--engine-port", type=int, default=0, help="port for the offline engine (default: free)")
     parser.add_argument("--no-library", action="store_true", help="skip the document library (faster start)")
+    parser.add_argument("--latency-log", type=Path, help="append each turn's latency report to this file (JSON lines)")
     return parser.parse_args(argv)
 
 
@@ -92,7 +94,7 @@ def _mcp_server(env: dict[str, str], args: argparse.Namespace, view: LiveView) -
     from mcp_server.__main__ import open_library
     from mcp_server.config import Config as ServerConfig
     from mcp_server.http import build_app, serve_in_thread
-    from mcp_server.library import index_with_progress
+    from mcp_server.records import index_with_progress
     from mcp_server.server import build_server
 
     _require_free_port(args.mcp_port, "--mcp-port")
@@ -115,8 +117,8 @@ def _mcp_server(env: dict[str, str], args: argparse.Namespace, view: LiveView) -
 
 
 @contextlib.asynccontextmanager
-async def _offline_engine(env: dict[str, str], port: int, view: LiveView) -> AsyncIterator[str]:
-    """The offline Realtime engine on loopback; yields its URL."""
+async def _offline_engine(env: dict[str, str], port: int, view: LiveView) -> AsyncIterator[tuple[str, Any]]:
+    """The offline Realtime engine on loopback; yields (its URL, the engine)."""
     _require_free_port(port, "--engine-port")
     try:
         from local_realtime.__main__ import build_engine
@@ -131,23 +133,44 @@ async def _offline_engine(env: dict[str, str], port: int, view: LiveView) -> Asy
             "`pip install -e '.[offline]'`, or set OPENAI_API_KEY to use OpenAI"
         ) from None
     async with serve_engine(engine, "127.0.0.1", port) as url:
-        yield url + "/realtime"
+        yield url + "/realtime", engine
 
 
 async def _realtime_url(
     stack: contextlib.AsyncExitStack, args: argparse.Namespace, env: dict[str, str], view: LiveView
-) -> str:
-    """The Realtime endpoint to use (starting the offline engine if that is the choice)."""
+) -> tuple[str, Any]:
+    """The Realtime endpoint to use and, when it is the offline engine started here, that engine."""
     if args.realtime_url:
         view.backend = args.realtime_url
-        return args.realtime_url
+        return args.realtime_url, None
     if args.openai or (env.get("OPENAI_API_KEY") and not args.offline):
         if not env.get("OPENAI_API_KEY"):
             raise DemoError("--openai needs OPENAI_API_KEY (in the environment or .env)")
         view.backend = "OpenAI Realtime"
-        return env.get("REALTIME_URL") or "wss://api.openai.com/v1/realtime"
+        return env.get("REALTIME_URL") or "wss://api.openai.com/v1/realtime", None
     view.backend = "offline engine"
     return await stack.enter_async_context(_offline_engine(env, args.engine_port, view))
+
+
+async def _warm(engine: Any, tools: McpTools, instructions: str, view: LiveView) -> None:
+    """Have the offline engine's brain evaluate its prompt for these tools now (from its disk cache after
+    the first run), so the first turn does not wait for it."""
+    from local_realtime.brain import tool_specs
+
+    with view.waiting("Preparing the offline engine for the tools (the first run takes about 30 s)"):
+        await engine.warm(tool_specs(tools.definitions), instructions)
+
+
+def _latency_log(path: Path | None, view: LiveView) -> Any:
+    """The `on_turn_latency` callback: the live view's status line, and a JSON line in `path` if given."""
+
+    def record(turn: TurnLatency) -> None:
+        view.turn_latency(turn)
+        if path is not None:
+            with path.open("a", encoding="utf-8") as log:
+                log.write(json.dumps(turn.to_json()) + "\n")
+
+    return record
 
 
 def _client_config(env: dict[str, str], args: argparse.Namespace, mode: str, mcp_url: str, realtime_url: str) -> Config:
@@ -294,7 +317,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
             raise DemoError(f"no such WAV file: {path}")
     async with contextlib.AsyncExitStack() as stack:
         mcp_url = args.mcp_url or stack.enter_context(_mcp_server(env, args, view))
-        realtime_url = await _realtime_url(stack, args, env, view)
+        realtime_url, engine = await _realtime_url(stack, args, env, view)
         mode = _mode(args, view)
         config = _client_config(env, args, mode, mcp_url, realtime_url)
         try:
@@ -304,6 +327,8 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
         script = await _load_script(tools, args.script, view) if args.script else None
         if script is not None:
             config = config.with_overrides(instructions=script[1].instructions)
+        if engine is not None:
+            await _warm(engine, tools, config.instructions, view)
         assert config.workspace_dir is not None
         transcript = Transcript(config.workspace_dir, title="Demo session")
         stack.callback(view.note, f"Transcript: {transcript.path}")
@@ -311,7 +336,14 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
         warming = " (the offline engine warms up with the tools)" if view.backend == "offline engine" else ""
         with view.waiting("Connecting" + warming):
             session = await stack.enter_async_context(
-                RealtimeSession(config, tools=tools, transcript=transcript, audio_output=output, **view.callbacks())
+                RealtimeSession(
+                    config,
+                    tools=tools,
+                    transcript=transcript,
+                    audio_output=output,
+                    on_turn_latency=_latency_log(args.latency_log, view),
+                    **view.callbacks(),
+                )
             )
         if script is not None:
             await session.add_tool_call("load_script", script[0], script[1].output)

@@ -32,6 +32,8 @@ class Call:
     """The `function_call_output` text, once the tool finished."""
     sent_on: int | None = None
     """Socket generation the output was sent on (a new socket needs it again)."""
+    user_turn: int = 0
+    """How many user turns had begun when the call arrived (a later one supersedes its answer)."""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.spinner import Spinner
 from rich.text import Text
 
+from voice_client.latency import TurnLatency
 from voice_client.tools import ToolOutcome
 
 SCRIPT_TOOLS = ("load_script", "next_stage", "goto_stage", "get_script_state")
@@ -67,6 +68,8 @@ class LiveView:
         self.stage: str | None = None
         self._activity: str | None = None
         self._streaming = ""
+        self.last_turn_s: float | None = None
+        """End of speech to first reply audio in the last spoken turn (or to the first reply text, typed)."""
         self._live = Live(console=self.console, get_renderable=self._bar, transient=True, refresh_per_second=8)
         self._spinner = Spinner("dots")
 
@@ -145,6 +148,14 @@ class LiveView:
             self.console.print(Text(f"  connection {state}", style="red"))
         self.connection = state
 
+    def turn_latency(self, turn: TurnLatency) -> None:
+        """A finished turn's latency report: its total goes to the status line (the breakdown is in the
+        DEBUG log)."""
+        total = turn.first_audio_s
+        if total is None and "first_token" in turn.marks:
+            total = round(turn.marks["first_token"] - turn.speech_end, 3)
+        self.last_turn_s = total
+
     def note(self, text: str) -> None:
         """A line of its own, dimmed (paths, hints)."""
         self.console.print(Text(text, style="dim"))
@@ -183,6 +194,8 @@ class LiveView:
         parts = [f"[{state}]●[/] {escape(self.connection)}"]
         if self.backend:
             parts.append(escape(self.backend))
+        if self.last_turn_s is not None:
+            parts.append(f"last reply after {self.last_turn_s:.1f} s")
         parts.append(
             f"script: [bold]{escape(self.script)}[/] · stage {escape(self.stage or '?')}"
             if self.script

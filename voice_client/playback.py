@@ -52,6 +52,12 @@ class Playback:
         self._item_bytes = 0
         self._cut: dict[str, None] = {}  # ordered set of interrupted item ids
 
+    def delay_s(self) -> float | None:
+        """Seconds until audio queued now would be heard; None without an output."""
+        if self._output is None:
+            return None
+        return max(self._queued - self._output.played_bytes, 0) / (BYTES_PER_MS * 1000)
+
     def add(self, item_id: str, pcm: bytes) -> bool:
         """Queue one delta of item `item_id`; False (and dropped) if that item was interrupted."""
         if item_id in self._cut:

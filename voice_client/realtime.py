@@ -134,6 +134,15 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class SpeechStopped:
+    type: Literal["input_audio_buffer.speech_stopped"]
+    item_id: str
+    audio_end_ms: int
+    """Input-audio position (ms since the session's first append) where the VAD ended the turn; with
+    server VAD that includes the `silence_duration_ms` it waited."""
+
+
+@dataclass(frozen=True)
 class UserTranscript:
     type: Literal["conversation.item.input_audio_transcription.completed"]
     item_id: str
@@ -150,6 +159,7 @@ ServerEvent = (
     | TextDelta
     | TextDone
     | SpeechStarted
+    | SpeechStopped
     | UserTranscript
 )
 
@@ -208,6 +218,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     ),
     "input_audio_buffer.speech_started": lambda e: SpeechStarted(
         e["type"], _text(e["item_id"]), int(e.get("audio_start_ms", 0))
+    ),
+    "input_audio_buffer.speech_stopped": lambda e: SpeechStopped(
+        e["type"], _text(e["item_id"]), int(e.get("audio_end_ms", 0))
     ),
     "conversation.item.input_audio_transcription.completed": lambda e: UserTranscript(
         e["type"], _text(e["item_id"]), _text(e["transcript"])

@@ -23,6 +23,7 @@ from voice_client import realtime
 from voice_client.calls import Call, CallLedger
 from voice_client.config import Config
 from voice_client.history import History
+from voice_client.latency import TurnLatency, TurnTimer
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
 from voice_client.tools import McpTools, ToolOutcome, failure
@@ -61,6 +62,8 @@ class RealtimeSession:
         on_tool_result(name, outcome): the `ToolOutcome`; `outcome.structured` is the full result
             for a screen while the model only got `outcome.output`, a short summary.
         on_connection_changed(state): "connected", "reconnecting" or "closed".
+        on_turn_latency(report): a `TurnLatency` once a turn is over (end of speech to first audio
+            and each stage between).
 
     Raises (on enter):
         ConnectionError: if no socket could be opened within `config.connect_timeout_s`.
@@ -81,6 +84,7 @@ class RealtimeSession:
         on_tool_call: Callback | None = None,
         on_tool_result: Callback | None = None,
         on_connection_changed: Callback | None = None,
+        on_turn_latency: Callback | None = None,
     ) -> None:
         self._config = config
         self._tools = tools
@@ -93,11 +97,15 @@ class RealtimeSession:
         self.on_tool_call = on_tool_call
         self.on_tool_result = on_tool_result
         self.on_connection_changed = on_connection_changed
+        self.on_turn_latency = on_turn_latency
         self.instructions = config.instructions
         """Current session instructions (a script's coach persona replaces the default)."""
         self.call_overheads_s: deque[float] = deque(maxlen=256)
         """Client time of the last 256 tool calls: arguments done to output sent, minus the MCP call."""
         self._playback = Playback(audio_output)
+        vad = config.turn_detection == "server_vad" and not config.text_only
+        self._timer = TurnTimer(config.vad_silence_ms if vad else None)
+        self._user_turns = 0  # user turns begun (speech started or text sent): a new one supersedes a tool loop
         self._ledger = CallLedger()
         self._history = History(config.history_items)
         self._events: asyncio.Queue[ServerEvent | object] = asyncio.Queue(maxsize=1000)
@@ -162,6 +170,8 @@ class RealtimeSession:
         self._history.user(text)
         if self._transcript:
             self._transcript.user(text)
+        self._user_turns += 1
+        await self._report(self._timer.text_sent())
         await self._send_user(realtime.item_create(realtime.user_text(text)))
         if respond:
             await self.create_response()
@@ -169,6 +179,7 @@ class RealtimeSession:
     async def send_audio(self, pcm: bytes) -> None:
         """Append PCM16 mono 24 kHz little-endian bytes to the input buffer."""
         await self._send_user(realtime.audio_append(pcm))
+        self._timer.input.sent(len(pcm))
 
     async def commit_audio(self) -> None:
         """Turn the buffered audio into a user message (manual turns; server VAD commits itself)."""
@@ -343,9 +354,12 @@ class RealtimeSession:
             case realtime.FunctionCallReady():
                 await self._on_function_call(event)
             case realtime.AudioDelta(response_id=rid, item_id=item_id, audio=pcm):
+                delay_s = self._playback.delay_s()
                 if rid not in self._cancelled and self._playback.add(item_id, pcm):
+                    self._timer.audio(delay_s)
                     await _notify(self.on_audio_received, pcm)
             case realtime.TextDelta(response_id=rid, delta=delta) if rid not in self._cancelled:
+                self._timer.text()
                 await _notify(self.on_response_delta, delta)
             case realtime.TextDone(text=text):
                 self._history.assistant(text)
@@ -353,12 +367,16 @@ class RealtimeSession:
                     self._transcript.assistant(text)
                 await _notify(self.on_response_received, text)
             case realtime.UserTranscript(transcript=text):
+                self._timer.mark("transcript")
                 self._history.user(text)
                 if self._transcript:
                     self._transcript.user(text)
                 await _notify(self.on_transcription_received, text)
             case realtime.SpeechStarted():
+                self._user_turns += 1
                 await self._barge_in()
+            case realtime.SpeechStopped(audio_end_ms=end_ms):
+                await self._report(self._timer.speech_stopped(end_ms))
 
     async def _on_error(self, event: realtime.ServerError) -> None:
         if event.fatal:
@@ -380,10 +398,20 @@ class RealtimeSession:
         self._ledger.response_done(event.response_id, event.status)
         if self._ledger.ready_to_continue(event.response_id, self._generation) or self._want_response:
             await self._request_response()
+        if self.idle:
+            await self._report(self._timer.finish())
+
+    async def _report(self, turn: TurnLatency | None) -> None:
+        if turn is None:
+            return
+        logger.debug("turn latency: %s", turn.describe())
+        await _notify(self.on_turn_latency, turn)
 
     async def _on_function_call(self, event: realtime.FunctionCallReady) -> None:
         call = self._ledger.register(event.call_id, event.name, event.arguments, event.response_id)
         if call is not None:
+            call.user_turn = self._user_turns
+            self._timer.tool_called(event.name)
             self._history.call(call)
             assert self._group is not None  # set by _run before any event is dispatched
             self._group.create_task(self._run_call(call))
@@ -400,6 +428,7 @@ class RealtimeSession:
         else:
             outcome = failure("no tools are connected to this session")
         call.output = outcome.output
+        self._timer.tool_finished()
         if outcome.instructions and outcome.instructions != self.instructions:
             self.instructions = outcome.instructions
             await self._send(realtime.instructions_update(outcome.instructions))
@@ -411,6 +440,9 @@ class RealtimeSession:
         self._record(call, outcome)
         await _notify(self.on_tool_result, call.name, outcome)
         if self._ledger.ready_to_continue(call.response_id, self._generation):
+            if call.user_turn != self._user_turns:  # the user spoke since: their new turn gets the answer
+                logger.info("user spoke while %s ran; its result waits for their new turn", call.name)
+                return
             await self._request_response()
 
     async def _send_output(self, call: Call) -> None:

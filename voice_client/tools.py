@@ -72,7 +72,10 @@ def realtime_tool(tool: mcp_types.Tool) -> dict[str, Any]:
 
 
 def summarize(structured: dict[str, Any]) -> str:
-    """JSON for the model: long strings and lists clipped; the full value goes to the screen."""
+    """JSON for the model: long strings and lists clipped; the full value goes to the screen.
+
+    `instructions` are left out: the session applies them as its instructions (see `ToolOutcome`).
+    """
 
     def clip(value: Any) -> Any:
         if isinstance(value, str) and len(value) > _MAX_TEXT:
@@ -83,17 +86,23 @@ def summarize(structured: dict[str, Any]) -> str:
             return {k: clip(v) for k, v in value.items() if v is not None}
         return value
 
-    return json.dumps(clip(structured), ensure_ascii=False)
+    shown = {k: v for k, v in structured.items() if k != "instructions"}
+    if "instructions" in structured:
+        shown["instructions"] = "(now your session instructions)"
+    return json.dumps(clip(shown), ensure_ascii=False)
 
 
 def _outcome(result: mcp_types.CallToolResult, duration_s: float) -> ToolOutcome:
+    """What the model reads: the tool's own text when it wrote one for the model (not just its structured
+    result as JSON, which is summarised instead); the structured result goes to the screen either way."""
     text = "\n".join(b.text for b in result.content if isinstance(b, mcp_types.TextContent))
     if result.is_error:
         return failure(text or "the tool failed without a message", duration_s)
     structured = result.structured_content
-    if isinstance(structured, dict):
+    written_for_model = bool(text.strip()) and not text.lstrip().startswith(("{", "["))
+    if isinstance(structured, dict) and not written_for_model:
         return ToolOutcome(summarize(structured), structured, False, duration_s)
-    return ToolOutcome(text[: _MAX_TEXT * 4], None, False, duration_s)
+    return ToolOutcome(text[: _MAX_TEXT * 4], structured if isinstance(structured, dict) else None, False, duration_s)
 
 
 def _describe(exc: BaseException) -> str:
