@@ -33,7 +33,7 @@ FORMAT = (
     "answer the question, say you found nothing about it. Spoken answers are heard, not read: one or two "
     "short sentences, no lists or markdown."
 )
-AFTER_RESULT = 'Answer "{question}" in one short sentence from this result, or say you found nothing.'
+AFTER_RESULT = 'Answer "{question}" in one short sentence from this result.'
 """Follows every tool result: the question again, right where the model starts its answer."""
 _PLUMBER = 'From "To do" (workspace:todo.md): Buy stamps. Water the plants on Sunday.'
 _LASAGNE = 'From "Family lasagne" (lasagne.md, Baking): Bake at 180 °C for 45 minutes, then rest it 10 minutes.'
@@ -53,12 +53,16 @@ EXAMPLES: list[Example] = [
      {"operation": "save_as", "filename": "report.md", "new_filename": "old-report.md"}, None, None),
     ("Do we have anything in the library about climate change?", "search_library", "Let me look in your library.",
      {"query": "climate change"}, None, None),
+    ("What did I write in my blog notes about bees?", "search_library", "Let me look in your notes.",
+     {"query": "What did I write in my blog notes about bees?"}, None, None),
     ("When is the plumber coming, according to my notes?", "search_library", "Let me look in your notes.",
-     {"query": "plumber appointment"}, _PLUMBER, "I found nothing about the plumber in your notes."),
+     {"query": "When is the plumber coming?"}, _PLUMBER, "I found nothing about the plumber in your notes."),
     ("How long does my lasagne bake?", "search_library", "Let me check your recipe.",
-     {"query": "lasagne baking time"}, _LASAGNE, "Your Family lasagne recipe says to bake it 45 minutes at 180 °C."),
+     {"query": "How long does my lasagne bake?"}, _LASAGNE,
+     "Your Family lasagne recipe says to bake it 45 minutes at 180 °C."),
     ("Which day is the recycling picked up?", "search_library", "Let me look in your notes.",
-     {"query": "recycling day"}, _RECYCLING, "Your house notes say the recycling is picked up on Thursday."),
+     {"query": "Which day is the recycling picked up?"}, _RECYCLING,
+     "Your house notes say the recycling is picked up on Thursday."),
     ("Okay, that part is done. Let's move on.", "next_stage", "Moving on to the next stage.", {}, None, None),
     ("What's the capital of France?", None, "The capital of France is Paris.", {}, None, None),
     ("Good morning!", None, "Good morning! What would you like to do today?", {}, None, None),

@@ -156,8 +156,9 @@ def select(question: str, hits: Sequence[Hit], embedder: Embedder, max_units: in
 
 def _choose(candidates: list[tuple[int, Unit]], scores: list[float], max_units: int) -> list[int]:
     """The best `CORE_UNITS` units, then, while `MAX_CHARS` allows and up to `max_units`, the best of their
-    neighbours (the units before and after them under the same heading, favouring the rest of a paragraph)
-    and of the next-best units."""
+    neighbours in the same paragraph (the sentence before or after) and of the next-best units within
+    `RELEVANCE_MARGIN`. A list item's siblings come only on their own merit: "Tom recommended" must not
+    bring the two books beside it."""
     ranked = [int(i) for i in np.argsort(scores)[::-1]]
     chosen = ranked[:CORE_UNITS]
     used = sum(len(candidates[i][1].text) for i in chosen)
@@ -166,11 +167,8 @@ def _choose(candidates: list[tuple[int, Unit]], scores: list[float], max_units: 
     for index in chosen:
         rank, unit = candidates[index]
         for near in (index - 1, index + 1):
-            if 0 <= near < len(candidates) and candidates[near][0] == rank:
-                other = candidates[near][1]
-                if other.heading == unit.heading:
-                    bonus = 0.15 if other.block == unit.block else 0.05
-                    pool[near] = max(pool.get(near, -1.0), scores[near] + bonus)
+            if 0 <= near < len(candidates) and candidates[near][0] == rank and candidates[near][1].block == unit.block:
+                pool[near] = max(pool.get(near, -1.0), scores[near] + 0.15)
     for index in sorted(pool, key=lambda i: -pool[i]):  # neighbours count whatever their score: context
         size = len(candidates[index][1].text)
         if index not in chosen and len(chosen) < max_units and used + size <= MAX_CHARS:
@@ -192,7 +190,7 @@ def _group(
     evidence = []
     for (document_id, heading), indexes in groups.items():
         hit = hits[candidates[indexes[0]][0]]
-        text = " ".join(_cut(candidates[i][1].text) for i in indexes)
+        text = " ".join(_sentence(_cut(candidates[i][1].text)) for i in indexes)
         score = round(max(scores[i] for i in indexes), 4)
         evidence.append(Evidence(document_id, hit.title, source_of(document_id), heading, text, score))
     return sorted(evidence, key=lambda e: e.score)
@@ -226,6 +224,11 @@ def _plain(text: str) -> str:
     return " ".join(_MARKUP.sub("", text).split())
 
 
+def _sentence(text: str) -> str:
+    """`text` ending in punctuation, so list items read apart ("walking shoes; two pairs of hiking socks.")."""
+    return text if text[-1:] in ".!?;:\"'”)" else text + ";"
+
+
 def _cut(unit: str) -> str:
     return unit if len(unit) <= MAX_CHARS else unit[:MAX_CHARS].rsplit(" ", 1)[0] + " ..."
 
@@ -238,5 +241,3 @@ def _shared(wanted: set[str], unit: str) -> float:
     if not wanted:
         return 0.0
     return len(wanted & _content_words(unit)) / len(wanted)
-
-

@@ -39,7 +39,7 @@ from mcp_server.records import (
 DocumentId = Annotated[
     str, Field(description="Document id exactly as list_documents or a search hit gives it, e.g. 'walden.txt'")
 ]
-Query = Annotated[str, Field(description="What to look for, in the user's words; a question or a topic")]
+Query = Annotated[str, Field(description="The user's question in their own words, or the topic they name")]
 TopK = Annotated[int, Field(ge=1, le=20, description="How many passages to return, best first")]
 CATALOGUE_SIZE = 25
 """Documents named in search_library's description; a bigger library says how many more there are."""
@@ -107,10 +107,11 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
 
     @mcp.tool(annotations=read_only)
     def list_documents() -> list[DocumentInfo]:
-        """List the user's documents: the library's books and notes, then the workspace's markdown notes
+        """List the files the search covers: the library's, then the workspace's markdown notes
         (ids "workspace:<path>"): id, title, format, number of chunks, when indexed, first line.
 
-        Use it to find a document id for search_document, ask_document or read_passage."""
+        Use it when the user asks what documents they have, or to find an id for search_document, ask_document
+        or read_passage; a question about what a document says goes to search_library."""
         with _as_tool_errors():
             return library.list_documents()
 
