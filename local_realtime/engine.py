@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -91,7 +92,10 @@ class Engine:
 
         def work() -> str:
             with self._stt_lock:
-                return self.transcriber.transcribe(pcm)
+                started = time.perf_counter()
+                text = self.transcriber.transcribe(pcm)
+                logger.debug("transcribed %d ms of audio in %.2f s", len(pcm) // 48, time.perf_counter() - started)
+                return text
 
         return await asyncio.to_thread(work)
 

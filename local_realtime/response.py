@@ -13,6 +13,7 @@ import copy
 import logging
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -80,6 +81,7 @@ class Response:
         self._output_chars = 0
         self._audio_ms = 0
         self._limit_hit = False  # the reply reached max_output_tokens
+        self._created = time.perf_counter()
 
     def cancel(self, reason: Literal["client_cancelled", "turn_detected"]) -> None:
         """Stop generation and audio now; `response.done` will say `cancelled` with `reason`."""
@@ -93,6 +95,7 @@ class Response:
 
     async def run(self) -> None:
         """Stream the whole response; returns after `response.done` was emitted."""
+        self._created = time.perf_counter()
         self._emit({"type": "response.created", "response": self._resource("in_progress")})
         self._generation = asyncio.create_task(self._generate())
         if self._reason is not None:
@@ -254,7 +257,15 @@ class Response:
     async def _speak(self, message: _Message) -> None:
         ids = self._part_ids(message)
         while (sentence := await message.sentences.get()) is not None:
+            if not self._audio_ms:
+                synthesis = time.perf_counter()
             async for pcm in self._engine.speech(sentence, self._stop):
+                if not self._audio_ms:
+                    logger.debug(
+                        "first audio %.2f s after response.created (synthesis %.2f s)",
+                        time.perf_counter() - self._created,
+                        time.perf_counter() - synthesis,
+                    )
                 for start in range(0, len(pcm), _MAX_DELTA_BYTES):
                     piece = pcm[start : start + _MAX_DELTA_BYTES]
                     self._conversation.add_audio(message.item["id"], len(piece))
