@@ -8,7 +8,7 @@ OFFLINE := $(VENV)/.installed-offline
 # `make demo` with OPENAI_API_KEY set talks to OpenAI and skips the offline engine's install.
 DEMO_ENV := $(if $(OPENAI_API_KEY),$(STAMP),$(OFFLINE))
 INSPECTOR := tools/node_modules/.bin/mcp-inspector
-SYSTEM_TOOLS := espeak-ng flite sox
+SYSTEM_TOOLS := espeak-ng flite sox pulseaudio pactl
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -29,16 +29,18 @@ $(OFFLINE): $(STAMP)
 	$(PIP) install --no-deps silero-vad==6.2.3
 	touch $(OFFLINE)
 
-# Debian packages: speech for tests (flite, espeak-ng, sox), PortAudio, real LibriVox clips.
+# Debian packages: speech for tests (flite, espeak-ng, sox), PortAudio, real LibriVox clips, and PulseAudio
+# with ALSA's pulse plugin: the virtual sound card the microphone tests and the voice latency bench use.
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	ldconfig -p | grep -q libportaudio.so.2 || missing="$$missing libportaudio2"; \
 	test -d /usr/share/pocketsphinx/model || test -n "$$(dpkg -L pocketsphinx-testdata 2>/dev/null)" || missing="$$missing pocketsphinx-testdata"; \
+	test -e /usr/share/alsa/alsa.conf.d/50-pulseaudio.conf || test -e /etc/alsa/conf.d/50-pulseaudio.conf || missing="$$missing libasound2-plugins"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    espeak-ng flite sox libportaudio2 pocketsphinx-testdata >/dev/null; \
+	    espeak-ng flite sox libportaudio2 pocketsphinx-testdata pulseaudio pulseaudio-utils libasound2-plugins >/dev/null; \
 	fi
 
 # The MCP Inspector CLI, an external client the tests drive (project-local, pinned in tools/package.json).
@@ -69,6 +71,8 @@ bench: setup
 	$(PY) benchmarks/voice_client_bench.py
 	$(PY) benchmarks/speech_bench.py
 	$(PY) benchmarks/local_engine_bench.py
+	$(PY) benchmarks/answer_bench.py
+	$(PY) benchmarks/voice_latency_bench.py
 
 clean:
 	rm -rf $(VENV) tools/node_modules .index .pytest_cache

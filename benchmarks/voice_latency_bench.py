@@ -24,13 +24,9 @@ import json
 import os
 import platform
 import re
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.* when run as a script
 
+from tests.demo_process import Demo, demo_env, wait_turn_over  # noqa: E402
 from tests.speech_audio import synthesize  # noqa: E402
 from tests.virtual_audio import VirtualAudio, first_sound, speech_end_s  # noqa: E402
 
@@ -57,105 +54,6 @@ CONVERSATION: list[tuple[str, str | None]] = [
     ("What is the capital of France?", None),
     ("Thank you, that's all for now.", None),
 ]
-QUIET_S = 2.0  # a turn is over when the speaker and the demo's output were quiet this long
-
-
-class Demo:
-    """`python demo.py` as a process, its stdout lines collected with the time each arrived."""
-
-    def __init__(self, env: dict[str, str], latency_log: Path) -> None:
-        self.lines: list[tuple[float, str]] = []
-        self._lock = threading.Lock()
-        self.process = subprocess.Popen(
-            [sys.executable, "demo.py", *(["--latency-log", str(latency_log)] if _has_latency_log() else [])],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def since(self, index: int) -> list[str]:
-        with self._lock:
-            return [line for _, line in self.lines[index:]]
-
-    def wait_for(self, pattern: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not any(re.search(pattern, line) for line in self.since(0)):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"demo.py never printed {pattern!r}:\n" + "\n".join(self.since(0)[-40:]))
-            time.sleep(0.1)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C, as a user ends it
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def _has_latency_log() -> bool:
-    return "--latency-log" in (ROOT / "demo.py").read_text()
-
-
-def _env(tmp: Path, audio: VirtualAudio) -> dict[str, str]:
-    workspace, library = tmp / "workspace", tmp / "library"
-    shutil.copytree(ROOT / "library", library)
-    workspace.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "REALTIME_URL", "MCP_SERVER_URL")}
-    return (
-        env
-        | audio.env
-        | {
-            "WORKING_DIRECTORY": str(workspace),
-            "LIBRARY_DIR": str(library),
-            "INDEX_DIR": str(tmp / "index"),
-            "HF_HUB_OFFLINE": "1",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-
-
-def _wait_turn_over(demo: Demo, probe: Any, start_line: int, spoke_at: float, timeout_s: float = 120) -> None:
-    """Until the demo answered (an assistant line) and both its speaker and its output were quiet QUIET_S."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        lines = demo.since(start_line)
-        if not any("assistant ›" in line for line in lines):
-            continue
-        t0, samples = probe.recording()
-        last_line_at = demo.lines[-1][0] if demo.lines else 0.0
-        loud_until = _last_sound(samples, spoke_at - t0)
-        now = time.monotonic()
-        if now - last_line_at > QUIET_S and (loud_until is None or now - (t0 + loud_until) > QUIET_S):
-            return
-    raise TimeoutError("the turn did not finish:\n" + "\n".join(demo.since(start_line)))
-
-
-def _last_sound(samples: Any, after_s: float, rms: float = 0.01, window_ms: int = 50) -> float | None:
-    import numpy as np
-
-    size = 24_000 * window_ms // 1000
-    start = int(after_s * 24_000)
-    usable = samples[start : start + (len(samples) - start) // size * size]
-    if not len(usable):
-        return None
-    loud = np.flatnonzero(np.sqrt(np.mean(usable.reshape(-1, size) ** 2, axis=1)) > rms)
-    return after_s + (int(loud[-1]) + 1) * window_ms / 1000 if len(loud) else None
 
 
 def _reports(path: Path) -> list[dict[str, Any]]:
@@ -171,7 +69,7 @@ def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
         latency_log = tmp / "latency.jsonl"
         requests = [synthesize(text, "piper") for text, _ in turns]
         started = time.monotonic()
-        demo = Demo(_env(tmp, audio), latency_log)
+        demo = Demo(demo_env(tmp, audio.env), "--latency-log", str(latency_log))
         try:
             demo.wait_for(r"listening", timeout_s=600)
             ready_s = time.monotonic() - started
@@ -179,13 +77,13 @@ def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
             with audio.probe() as probe:
                 time.sleep(1.0)
                 for (text, tool), pcm in zip(turns, requests, strict=True):
-                    line = len(demo.since(0))
+                    line = len(demo.output())
                     spoke_at = probe.say(pcm)
                     end_of_speech = spoke_at + speech_end_s(pcm)
-                    _wait_turn_over(demo, probe, line, spoke_at)
+                    wait_turn_over(demo, probe, line, spoke_at)
                     t0, samples = probe.recording()
                     heard = first_sound(samples, end_of_speech - t0)
-                    output = demo.since(line)
+                    output = demo.output(line)
                     row = {
                         "request": text,
                         "expected_tool": tool,
@@ -202,7 +100,7 @@ def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
             code = demo.stop()
         reports = _reports(latency_log)
         _attach_reports(rows, reports)
-        return {"ready_s": round(ready_s, 1), "exit_code": code, "turns": rows, "log": demo.since(0)[-400:]}
+        return {"ready_s": round(ready_s, 1), "exit_code": code, "turns": rows, "log": demo.output()[-400:]}
 
 
 def _attach_reports(rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
@@ -214,6 +112,10 @@ def _attach_reports(rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -
             row["client_report"] = report
             if report.get("answer_audio_played") is not None:
                 row["first_answer_audio_s"] = round(report["answer_audio_played"] - row["end_of_speech_s"], 3)
+            if report.get("first_audio_played") is not None and row["first_reply_audio_s"] is not None:
+                # how far the client's estimate of when audio is heard lies from the recording's
+                estimate = report["first_audio_played"] - row["end_of_speech_s"]
+                row["client_estimate_error_s"] = round(estimate - row["first_reply_audio_s"], 3)
 
 
 def summarize(result: dict[str, Any]) -> dict[str, Any]:
@@ -230,10 +132,16 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "first_reply_audio_p95_s": round(_p95(first), 2) if first else None,
         "tool_turns_first_reply_audio_p50_s": round(statistics.median(tool_first), 2) if tool_first else None,
         "tool_turns_first_answer_audio_p50_s": round(statistics.median(answers), 2) if answers else None,
+        "client_estimate_error_p50_s": _median([t.get("client_estimate_error_s") for t in turns]),
         "right_tool": sum(
             t["expected_tool"] in t["tools_called"] or (not t["expected_tool"] and not t["tools_called"]) for t in turns
         ),
     }
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 3) if present else None
 
 
 def _p95(values: list[float]) -> float:
