@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import logging
 import os
 import platform
 import re
@@ -52,7 +53,8 @@ SEED = ROOT / "benchmarks" / "answer_workspace"
 RESULTS = ROOT / "benchmarks" / "results" / "answer_bench.json"
 NOT_FOUND = re.compile(
     r"\b(couldn'?t|could not|can'?t|cannot|didn'?t|did not|don'?t|do not|no|not|nothing|isn'?t)\b.{0,40}"
-    r"\b(find|found|mention|mentions|mentioned|say|says|information|anything|record|details?)\b",
+    r"\b(find|found|mention|mentions|mentioned|say|says|information|anything|record|details?)\b"
+    r"|\b(found|find|say|says|mention)\b.{0,12}\b(nothing|no)\b",  # "I found nothing about it"
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -230,6 +232,9 @@ def summarize(rows: list[dict[str, Any]], questions: list[dict[str, Any]]) -> di
         "grounded_rate_answerable": round(sum(r["grounded"] for r in about_material) / len(about_material), 3),
         "invented_fact_rate": round(sum(bool(r["invented"]) for r in rows) / len(rows), 3),
         "no_tool_rate": round(sum(r["no_tool"] for r in rows) / len(rows), 3),
+        "searched_rate": round(
+            sum(any(t["name"] == "search_library" for t in r["tools"]) for r in rows) / len(rows), 3
+        ),
         "fact_in_evidence_rate": round(sum(r["fact_in_evidence"] for r in about_material) / len(about_material), 3),
         "first_audio_p50_s": _round(statistics.median(first)) if first else None,
         "first_audio_p95_s": _round(_p95(first)) if first else None,
@@ -272,6 +277,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()][: args.limit]
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     today = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
