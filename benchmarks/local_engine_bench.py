@@ -8,9 +8,12 @@ Run: `.venv/bin/python benchmarks/local_engine_bench.py` (about 10 minutes on 2 
    brain against the real MCP server's tools (typed text too). Right
    means right tool and right arguments (exact values after lower-casing and dropping spaces, dashes
    and trailing dots; listed words present in free-text arguments).
-2. Latency: the engine's WebSocket server with the real models; flite speech plus silence is streamed
-   in real time with `input_audio_buffer.append`; the clock runs from `speech_stopped` to the first
-   `response.output_audio.delta`. Tool turns include the real MCP tool call and the spoken answer.
+2. Latency of the engine alone: its WebSocket server with the real models; flite speech plus silence is
+   streamed in real time with `input_audio_buffer.append`; the clock runs from `speech_stopped` to the
+   first `response.output_audio.delta`. Tool turns include the real MCP tool call. What this skips, and
+   `voice_latency_bench.py` measures: the 500 ms of silence before `speech_stopped`, the voice client,
+   a script's instructions taking over the session, the audio devices and playback, and everything
+   sharing one process and two cores as in `demo.py`. Quote that bench for what a user hears.
 3. Real-time factors: Whisper on the flite requests, piper on spoken answers (seconds of compute per
    second of audio; lower is better).
 """
