@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.* when run as a script
 
-from tests.demo_process import Demo, demo_env, wait_turn_over  # noqa: E402
+from tests.demo_process import Demo, count_lines, demo_env, wait_turn_over  # noqa: E402
 from tests.speech_audio import synthesize  # noqa: E402
 from tests.virtual_audio import VirtualAudio, first_sound, speech_end_s  # noqa: E402
 
@@ -62,14 +62,15 @@ def _reports(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
+def run(turns: list[tuple[str, str | None]], debug: bool = False) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder, VirtualAudio() as audio:
         tmp = Path(folder)
         latency_log = tmp / "latency.jsonl"
         requests = [synthesize(text, "piper") for text, _ in turns]
         started = time.monotonic()
-        demo = Demo(demo_env(tmp, audio.env), "--latency-log", str(latency_log))
+        extra = {"LOG_LEVEL": "DEBUG"} if debug else {}
+        demo = Demo(demo_env(tmp, audio.env | extra), "--latency-log", str(latency_log))
         try:
             demo.wait_for(r"listening", timeout_s=600)
             ready_s = time.monotonic() - started
@@ -78,9 +79,10 @@ def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
                 time.sleep(1.0)
                 for (text, tool), pcm in zip(turns, requests, strict=True):
                     line = len(demo.output())
+                    reported = count_lines(latency_log)
                     spoke_at = probe.say(pcm)
                     end_of_speech = spoke_at + speech_end_s(pcm)
-                    wait_turn_over(demo, probe, line, spoke_at)
+                    wait_turn_over(demo, probe, spoke_at, latency_log, reported)
                     t0, samples = probe.recording()
                     heard = first_sound(samples, end_of_speech - t0)
                     output = demo.output(line)
@@ -100,7 +102,8 @@ def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
             code = demo.stop()
         reports = _reports(latency_log)
         _attach_reports(rows, reports)
-        return {"ready_s": round(ready_s, 1), "exit_code": code, "turns": rows, "log": demo.output()[-400:]}
+        log = demo.output() if debug else demo.output()[-400:]
+        return {"ready_s": round(ready_s, 1), "exit_code": code, "turns": rows, "log": log}
 
 
 def _attach_reports(rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
@@ -153,8 +156,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--turns", type=int, default=len(CONVERSATION), help="only the first N turns")
+    parser.add_argument("--debug", action="store_true", help="run the demo with LOG_LEVEL=DEBUG, keep its whole log")
     args = parser.parse_args()
-    result = run(CONVERSATION[: args.turns])
+    result = run(CONVERSATION[: args.turns], args.debug)
     result["summary"] = summarize(result)
     result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     result["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -49,6 +49,9 @@ class TextDelta:
     """A piece of the spoken or written answer, in order."""
 
     text: str
+    last: bool = False
+    """True on the last piece of this text (a preamble's end comes before its call's arguments): what is
+    still waiting for a sentence end can be spoken now."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ class RuleBrain:
 
 
 def _words(text: str, stop: threading.Event) -> Iterator[TextDelta]:
-    for i, word in enumerate(text.split(" ")):
+    pieces = text.split(" ")
+    for i, word in enumerate(pieces):
         if stop.is_set():
             return
-        yield TextDelta(word if i == 0 else " " + word)
+        yield TextDelta(word if i == 0 else " " + word, last=i == len(pieces) - 1)

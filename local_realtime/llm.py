@@ -164,8 +164,10 @@ class LlamaBrain:
                 pending += self._llm.detokenize([token])
                 with contextlib.suppress(UnicodeDecodeError):  # else a character split across tokens
                     text, pending = pending.decode("utf-8"), b""
-                    if said := reader.feed(text):
-                        yield TextDelta(said)
+                    was_open = not reader.said_all
+                    said = reader.feed(text)
+                    if said or (was_open and reader.said_all):
+                        yield TextDelta(said, last=reader.said_all)
                     if reader.complete:
                         break
                 if count >= self._max_tokens:

@@ -10,6 +10,7 @@ later instruction changes as system turns where they happened, so nothing before
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +20,8 @@ from local_realtime.brain import Entry, ToolSpec
 from local_realtime.grammar import sanitize_schema
 
 PARAM_NOTE_CHARS = 80  # a required parameter's description, cut to this
-TOOL_NOTE_CHARS = 420  # a tool description, cut to this (the tools block is prefilled once, then cached);
-# it must keep load_script's catalogue of scripts and search_library's catalogue of documents
+TOOL_NOTE_CHARS = 420  # a tool's first sentence, cut to this: every token of the prefix slows every later
+# token (attention), and load_script's catalogue of scripts and search_library's of documents are first sentences
 RESULT_MAX_CHARS = 1200  # tool output shown to the model; prefill runs at ~70 tok/s here
 FORMAT = (
     'Reply with ONE JSON object only. To call a tool: {"tool": "<name>", "say": "<a few words telling the '
@@ -70,7 +71,7 @@ EXAMPLES: list[Example] = [
 
 
 def render_tools(tools: Sequence[ToolSpec]) -> str:
-    """One short line per tool: `- name(param: "a"|"b", other?: integer): Description, cut.`"""
+    """One short line per tool: `- name(param: "a"|"b", other?: integer): First sentence of its description.`"""
     lines = []
     for tool in tools:
         schema = sanitize_schema(tool.parameters or {})
@@ -80,7 +81,7 @@ def render_tools(tools: Sequence[ToolSpec]) -> str:
             _render_param(n, s, n in required, notes.get(n, {}).get("description", ""))
             for n, s in schema.get("properties", {}).items()
         ]
-        lines.append(f"- {tool.name}({', '.join(params)}): {clip(tool.description, TOOL_NOTE_CHARS)}")
+        lines.append(f"- {tool.name}({', '.join(params)}): {clip(first_sentence(tool.description), TOOL_NOTE_CHARS)}")
     return "\n".join(lines)
 
 
@@ -151,6 +152,8 @@ class ReplyReader:
         self.raw = ""
         self.value: dict[str, Any] = {}
         self._said = 0
+        self.said_all = False
+        """True once the `say` string is closed (its last character was returned)."""
 
     def feed(self, text: str) -> str:
         self.raw += text
@@ -160,10 +163,22 @@ class ReplyReader:
             return ""
         self.value = value if isinstance(value, dict) else {}
         said = self.value.get("say")
-        if not isinstance(said, str) or len(said) <= self._said:
+        if not isinstance(said, str):
+            return ""
+        if not self.said_all and self._said_closed():
+            self.said_all = True
+        if len(said) <= self._said:
             return ""
         new, self._said = said[self._said :], len(said)
         return new
+
+    def _said_closed(self) -> bool:
+        """Whether the raw JSON has more after the say string (it is complete without partial parsing)."""
+        try:
+            complete = from_json(self.raw, allow_partial=True)  # trailing strings dropped unless closed
+        except ValueError:
+            return False
+        return isinstance(complete, dict) and "say" in complete
 
     @property
     def tool(self) -> str | None:
@@ -179,6 +194,13 @@ class ReplyReader:
         except ValueError:
             return False
         return True
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of `text` (up to a ". " or ".\n" after 20 characters; all of it if there is none)."""
+    text = " ".join(text.split())
+    end = re.search(r"(?<=.{20})(?<!\.)\.(?:\s|$)", text)  # not an ellipsis ("Yes, And... Improv Game")
+    return text[: end.start() + 1] if end else text
 
 
 def clip(text: str, max_chars: int) -> str:

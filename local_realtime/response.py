@@ -29,6 +29,8 @@ Emit = Callable[[dict[str, Any]], None]
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _MAX_SENTENCE_CHARS = 160
 _FIRST_CLAUSE_CHARS = 20
+_FIRST_WORDS = 7  # a first sentence with no comma yet is spoken from this many words on: the brain writes
+# about 10 tokens a second here, and waiting for a 20-word sentence's end would be 2 s of silence
 _MAX_DELTA_BYTES = 200 * 48  # 200 ms of PCM16 24 kHz per audio delta
 
 
@@ -139,6 +141,8 @@ class Response:
                     self._open_message()
                 if text := self._within_budget(out.text):
                     self._add_text(text)
+                if out.last:
+                    self._flush_speech()
                 if self._limit_hit:
                     self._stop.set()  # the brain stops generating; what was said so far stays
                     break
@@ -227,6 +231,13 @@ class Response:
                 message.sentences.put_nowait(sentence)
             message.spoken = message.spoken or bool(sentences)
 
+    def _flush_speech(self) -> None:
+        """The text is complete: speak what waits for a sentence end ("Loading the script." before its call)."""
+        message = self._message
+        if message is not None and message.audio and message.pending.strip():
+            message.sentences.put_nowait(message.pending.strip())
+            message.pending, message.spoken = "", True
+
     async def _close_message(self, status: str) -> None:
         message = self._message
         assert message is not None
@@ -309,7 +320,8 @@ def split_sentences(pending: str, first: bool) -> tuple[list[str], str]:
     """Split streamed text into sentences ready to speak and the unfinished rest.
 
     Long runs are cut at a comma or space; with `first` (nothing spoken yet in this message) a
-    clause of 20+ characters ending in a comma is spoken at once, so the voice starts sooner.
+    clause of 20+ characters ending in a comma, or else the first 7 words, are spoken at once, so the
+    voice starts sooner.
 
     Returns:
         (sentences to synthesize in order, text still pending).
@@ -317,9 +329,13 @@ def split_sentences(pending: str, first: bool) -> tuple[list[str], str]:
     parts = _SENTENCE_END.split(pending)
     rest = parts.pop()
     comma = rest.find(", ", _FIRST_CLAUSE_CHARS)
+    words = rest.split(" ")
     if first and not any(p.strip() for p in parts) and comma > 0:
         parts.append(rest[: comma + 1])
         rest = rest[comma + 2 :]
+    elif first and not any(p.strip() for p in parts) and len(words) > _FIRST_WORDS:
+        parts.append(" ".join(words[:_FIRST_WORDS]))
+        rest = " ".join(words[_FIRST_WORDS:])
     elif len(rest) > _MAX_SENTENCE_CHARS:
         cut = max(rest.rfind(", "), rest.rfind(" ", 0, _MAX_SENTENCE_CHARS))
         if cut > 0:

@@ -264,12 +264,12 @@ class Connection:
             self._speculation = None
         if speech.kind != "speech_paused" or self._response is not None:
             return
-        config = self._config
+        tools = tool_specs(self._config.tools)
+        instructions, history = self._conversation.entries()  # now: by the time the transcript is ready, the
+        # turn may be committed (its item still without a transcript)
 
         async def prepare(transcript: str, stop: threading.Event) -> None:
-            instructions, history = self._conversation.entries()
-            history.append(Entry("user", transcript))
-            await self._engine.prepare_reply(instructions, history, tool_specs(config.tools), stop)
+            await self._engine.prepare_reply(instructions, [*history, Entry("user", transcript)], tools, stop)
 
         self._speculation = Speculation(self._engine, self._audio.peek_speech(speech.audio_ms), prepare)
 

@@ -43,12 +43,11 @@ Query = Annotated[str, Field(description="The user's question in their own words
 TopK = Annotated[int, Field(ge=1, le=20, description="How many passages to return, best first")]
 CATALOGUE_SIZE = 25
 """Documents named in search_library's description; a bigger library says how many more there are."""
-_SEARCH_PURPOSE = (
-    "Search the user's own documents for the facts that answer a question: their library (listed below) "
-    "and the notes in their workspace. Use it whenever they ask about something of theirs (their notes, "
-    "files, plans, lists or a document below); never answer that from memory. Returns the few sentences "
-    "that bear on the question, each with its document's title: answer from them, with numbers and names "
-    "as written, name the document, and say so when they do not hold the answer."
+_SEARCH_USE = (
+    "Use it whenever they ask about something of theirs (their notes, files, plans, lists or a document listed "
+    "here); never answer that from memory. Returns the few sentences that bear on the question, each with its "
+    "document's title: answer from them, with numbers and names as written, name the document, and say so "
+    "when they do not hold the answer."
 )
 
 
@@ -64,13 +63,18 @@ class SearchResult:
 
 
 def search_description(catalogue: list[DocumentInfo]) -> str:
-    """search_library's description: what it is for, then one line per library document (title: summary)."""
-    if not catalogue:
-        return _SEARCH_PURPOSE.replace(" (listed below)", "") + " The library is empty."
-    lines = [f"- {d.title} ({d.document_id})" + (f": {d.summary}" if d.summary else "") for d in catalogue]
+    """search_library's description. Its first sentence names the library's documents by title (a small model
+    may read only that far); then what it is for, and one line per document (title, id, first sentence)."""
+    titles = "; ".join(d.title for d in catalogue[:CATALOGUE_SIZE])
     more = len(catalogue) - CATALOGUE_SIZE
-    listed = "\n".join(lines[:CATALOGUE_SIZE]) + (f"\n- ... and {more} more (list_documents)" if more > 0 else "")
-    return f"{_SEARCH_PURPOSE}\nLibrary:\n{listed}"
+    titles += f"; and {more} more" if more > 0 else ""
+    library = f"their library ({titles})" if catalogue else "their library (empty)"
+    first = (
+        f"Search the user's own documents, {library} and their workspace notes, for the facts that answer a question."
+    )
+    lines = [f"- {d.title} ({d.document_id})" + (f": {d.summary}" if d.summary else "") for d in catalogue]
+    listed = "\n".join(lines[:CATALOGUE_SIZE])
+    return f"{first} {_SEARCH_USE}" + (f"\nLibrary:\n{listed}" if listed else "")
 
 
 @contextlib.contextmanager

@@ -106,18 +106,29 @@ def last_sound(samples: np.ndarray, after_s: float, rms: float = 0.01, window_ms
 
 
 def wait_turn_over(
-    demo: Demo, probe: object, start: int, spoke_at: float, quiet_s: float = 2.0, timeout_s: float = 180
+    demo: Demo,
+    probe: object,
+    spoke_at: float,
+    reports: Path,
+    reported: int,
+    quiet_s: float = 1.5,
+    timeout_s: float = 180,
 ) -> None:
-    """Until the demo answered (an "assistant ›" line since line `start`) and both its speaker (recorded by
-    `probe`, a `VirtualAudio` probe) and its output were quiet for `quiet_s`."""
+    """Until the demo reported the turn over (a new line in its `--latency-log` file `reports`, which held
+    `reported` lines before) and its speaker (recorded by `probe`, a `VirtualAudio` probe) was quiet for
+    `quiet_s` since the reply's last sound."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         time.sleep(0.25)
-        if not any("assistant ›" in line for line in demo.output(start)):
+        if count_lines(reports) <= reported:
             continue
         origin, samples = probe.recording()  # type: ignore[attr-defined]
         loud_until = last_sound(samples, spoke_at - origin)
-        now = time.monotonic()
-        if now - demo.last_line_at > quiet_s and (loud_until is None or now - (origin + loud_until) > quiet_s):
+        if loud_until is None or time.monotonic() - (origin + loud_until) > quiet_s:
             return
-    raise TimeoutError("the turn did not finish:\n" + "\n".join(demo.output(start)))
+    raise TimeoutError("the turn did not finish:\n" + "\n".join(demo.output()[-40:]))
+
+
+def count_lines(path: Path) -> int:
+    """Lines in `path` (0 if it does not exist yet)."""
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_process import Demo, demo_env, wait_turn_over
+from tests.demo_process import Demo, count_lines, demo_env, wait_turn_over
 from tests.speech_audio import synthesize, words
 from tests.virtual_audio import VirtualAudio, first_sound, speech_end_s
 
@@ -22,13 +22,13 @@ pytestmark = pytest.mark.slow
 def test_a_spoken_request_runs_its_tool_and_is_answered_on_the_speaker(tmp_path: Path) -> None:
     request = synthesize("Please load the blog writer script.", "piper")
     with VirtualAudio() as audio:
-        demo = Demo(demo_env(tmp_path, audio.env | {"LOG_LEVEL": "INFO"}), "--latency-log", str(tmp_path / "turns"))
+        reports = tmp_path / "turns.jsonl"
+        demo = Demo(demo_env(tmp_path, audio.env | {"LOG_LEVEL": "INFO"}), "--latency-log", str(reports))
         try:
             demo.wait_for(r"listening", timeout_s=600)
             with audio.probe() as probe:
-                start = len(demo.output())
                 spoke_at = probe.say(request)
-                wait_turn_over(demo, probe, start, spoke_at)
+                wait_turn_over(demo, probe, spoke_at, reports, count_lines(reports))
                 origin, speaker = probe.recording()
         finally:
             code = demo.stop()
@@ -45,4 +45,4 @@ def test_a_spoken_request_runs_its_tool_and_is_answered_on_the_speaker(tmp_path:
     reply = speaker[int(heard * 24_000) :]
     said = words(WhisperTranscriber.load().transcribe((reply * 32767).astype("<i2").tobytes()))
     assert len(said) >= 8 and ("blog" in said or "writer" in said or "script" in said), said
-    assert (tmp_path / "turns").read_text().count('"spoken": true') >= 1  # the latency report of the turn
+    assert reports.read_text().count('"spoken": true') >= 1  # the latency report of the turn

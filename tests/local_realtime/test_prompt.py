@@ -10,19 +10,19 @@ from local_realtime.prompt import ReplyReader, pick_examples, render_prefix, ren
 from tests.local_realtime.test_grammar import FILE_SCHEMA, REMINDER
 
 
-def test_each_tool_is_one_short_line_with_enums_and_optional_marks() -> None:
-    long_description = "Read and edit files.\n\n" + "More detail here. " * 40
-    tools = [ToolSpec("file_operation", long_description, FILE_SCHEMA), REMINDER]
+def test_each_tool_is_one_line_with_enums_optional_marks_and_its_first_sentence() -> None:
+    description = "Read and edit markdown files in the workspace.\n\nOperations: " + "more detail here. " * 40
+    catalogue = "Start a script: improv_game = Yes, And... Improv Game; interview_prep = Interview Coach. More."
+    tools = [ToolSpec("file_operation", description, FILE_SCHEMA), REMINDER, ToolSpec("load_script", catalogue)]
 
     lines = render_tools(tools).splitlines()
 
-    assert len(lines) == 2
-    assert lines[0].startswith(
+    assert lines[0] == (
         '- file_operation(operation: "read"|"append", filename?, content?, line_number?: integer, note?): '
-        "Read and edit files. More detail here. More"
+        "Read and edit markdown files in the workspace."
     )
-    assert lines[0].endswith(" ...") and lines[0].count("More detail") < 40  # cut at TOOL_NOTE_CHARS
-    assert lines[1] == "- set_reminder(text, at: {hour, minute}): Remind the user at a time of day. Times are 24-hour."
+    assert lines[1] == "- set_reminder(text, at: {hour, minute}): Remind the user at a time of day."
+    assert lines[2].endswith("interview_prep = Interview Coach.")  # an ellipsis does not end the sentence
 
 
 def test_required_parameters_carry_their_description_in_brief() -> None:

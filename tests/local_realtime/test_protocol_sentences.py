@@ -18,6 +18,16 @@ def test_first_long_clause_is_spoken_at_its_comma() -> None:
     assert split_sentences("Sure, I can", first=True) == ([], "Sure, I can")
 
 
+def test_a_long_first_sentence_without_a_comma_starts_after_seven_words() -> None:
+    text = "Your weekend sourdough recipe says to bake it uncovered for"
+    assert split_sentences(text, first=True) == (["Your weekend sourdough recipe says to bake"], "it uncovered for")
+    assert split_sentences("Your weekend sourdough recipe says to", first=True) == (
+        [],
+        "Your weekend sourdough recipe says to",
+    )
+    assert split_sentences(text, first=False) == ([], text)
+
+
 def test_runaway_text_is_cut_at_a_comma_or_space() -> None:
     text = "word, " + "word " * 40
     sentences, rest = split_sentences(text, first=False)
