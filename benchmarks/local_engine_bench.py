@@ -82,7 +82,10 @@ def score(request: dict[str, Any], outputs: list[Any]) -> dict[str, Any]:
     got = call.name if call else None
     args = json.loads(call.arguments) if call else {}
     tool_ok = got == request["tool"]
-    args_ok = tool_ok and all(_norm(args.get(k, "")) == _norm(v) for k, v in request.get("args", {}).items())
+    args_ok = tool_ok and all(
+        _norm(args.get(k, "")) in {_norm(o) for o in (v if isinstance(v, list) else [v])}  # a list: any of them
+        for k, v in request.get("args", {}).items()
+    )
     for key, words in request.get("contains", {}).items():
         args_ok = args_ok and all(w.lower() in str(args.get(key, "")).lower() for w in words)
     return {"tool": got, "arguments": args, "said": said[:120], "tool_ok": tool_ok, "right": args_ok}

@@ -111,11 +111,12 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
 
     @mcp.tool(annotations=read_only)
     def list_documents() -> list[DocumentInfo]:
-        """List the files the search covers: the library's, then the workspace's markdown notes
-        (ids "workspace:<path>"): id, title, format, number of chunks, when indexed, first line.
+        """List the documents the library search covers, with their titles: the library's, then the notes
+        indexed from the workspace (ids "workspace:<path>"); id, title, format, chunks, when indexed, first line.
 
-        Use it when the user asks what documents they have, or to find an id for search_document, ask_document
-        or read_passage; a question about what a document says goes to search_library."""
+        Use it when the user asks which documents or books their library holds, or to find an id for
+        search_document, ask_document or read_passage. Their workspace's files: file_operation list. What a
+        document says: search_library."""
         with _as_tool_errors():
             return library.list_documents()
 
