@@ -48,7 +48,11 @@ def test_espeak_speaks_24khz_pcm16_that_vad_and_whisper_hear(
     vad = VoiceActivityDetector()
     events = [e for c in chunks(silence(500) + pcm + silence(1000), 40) for e in vad.feed(c)]
 
-    assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+    # speech_paused/speech_resumed may come between words (espeak pauses at commas); one turn is heard
+    assert [e.kind for e in events if e.kind in ("speech_started", "speech_stopped")] == [
+        "speech_started",
+        "speech_stopped",
+    ]
     # espeak is robotic: tiny.en gets most words, not necessarily all (see offline-speech notes)
     heard = set(words(whisper.transcribe(pcm)))
     assert len(heard & set(words(REPLY))) >= 0.6 * len(set(words(REPLY))), heard
