@@ -1,7 +1,8 @@
 """Measure grounded answers: questions about the user's documents, through the offline engine and the real MCP server.
 
-Run: `.venv/bin/python benchmarks/answer_bench.py` (about 20 minutes on 2 cores; `--typed` or `--spoken` for
-one half, `--retrieval` for the search evidence alone in a minute). Writes `benchmarks/results/answer_bench.json`.
+Run: `.venv/bin/python benchmarks/answer_bench.py` (about 25 minutes on 2 cores; `--typed` or `--spoken` for
+one half, `--retrieval` for the search evidence alone in a minute, `--rejudge` to judge the saved answers
+again, `--questions FILE` for another set). Writes `benchmarks/results/answer_bench.json`.
 
 Each question of `answer_questions.jsonl` (facts from `library/` and from notes seeded into the workspace
 from `answer_workspace/`) is asked in a fresh voice-client session (`RealtimeSession` + `McpTools`, exactly
@@ -11,7 +12,7 @@ loopback HTTP: typed, and spoken by piper in real time (Whisper hears it). Repor
 - grounded: the expected fact is in the answer (numbers compared without thousands separators); for the
   questions the documents cannot answer, the answer says it found nothing and states no fact;
 - invented: the answer states a number or a capitalised name found in no tool output of the turn and not
-  in the question;
+  in the question (nor in what Whisper heard of it; "2 PM" matches 14:00, "5" matches "five");
 - no tool: a question about the user's material got no tool call;
 - evidence: the fact is in what the search gave the model (retrieval alone);
 - latency (spoken): end of speech (the last speech chunk sent, in real time) to the first reply audio
@@ -59,6 +60,8 @@ NOT_FOUND = re.compile(
 )
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
+_SMALL_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve"
+_NUMBER_WORDS = {word: n for n, word in enumerate(_SMALL_NUMBERS.split())}
 _COMMON_WORDS = "I I'm I'll I've OK Sure Yes No The Your You It Here There That This Let"
 _COMMON = frozenset(_COMMON_WORDS.split())
 
@@ -75,9 +78,23 @@ def contains(text: str, fact: str) -> bool:
     return re.search(pattern, normalize(text)) is not None
 
 
+def clock_times(text: str) -> str:
+    """`text` with 12-hour times written as 24-hour ones ("2:00 PM" -> "14:00"), so an answer that reads
+    the notes' 14:00 as 2 PM states the same fact."""
+
+    def as_24h(match: re.Match[str]) -> str:
+        hour = int(match[1]) % 12 + (12 if match[3].lower().startswith("p") else 0)
+        return f"{hour}:{match[2] or '00'}"
+
+    return re.sub(r"\b(\d{1,2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)", as_24h, text)
+
+
 def invented(answer: str, evidence: str, question: str) -> list[str]:
-    """Numbers and capitalised names in `answer` that occur in neither `evidence` nor `question`."""
+    """Numbers and capitalised names in `answer` that occur in neither `evidence` nor `question` (for a spoken
+    question, the words the assistant heard; a 12-hour time matches its 24-hour form)."""
     known = normalize(evidence + " " + question)
+    answer = clock_times(answer)
+    known += " " + " ".join(str(n) for word, n in _NUMBER_WORDS.items() if re.search(rf"\b{word}\b", known))
     found = [n for n in _NUMBER.findall(answer) if normalize(n).strip(".,:") not in known]
     for sentence in re.split(r"(?<=[.!?])\s+", answer):
         for name in _NAME.findall(sentence)[0:]:
@@ -93,7 +110,7 @@ def judge(row: dict[str, Any], question: dict[str, Any]) -> dict[str, Any]:
     answer = " ".join(row["replies"])
     evidence = " ".join(row["tool_outputs"])
     facts = question["fact"]
-    made_up = invented(answer, evidence, question["question"])
+    made_up = invented(answer, evidence, question["question"] + " " + " ".join(row.get("heard", [])))
     if facts is None:
         grounded = bool(NOT_FOUND.search(answer)) and not made_up
     else:
@@ -121,7 +138,7 @@ class _Sink:
 
 async def ask(config: ClientConfig, tools: McpTools, question: str, spoken: bool) -> dict[str, Any]:
     """One question in a fresh session; returns what happened and when (time.perf_counter seconds)."""
-    row: dict[str, Any] = {"tools": [], "tool_outputs": [], "replies": [], "audio_at": []}
+    row: dict[str, Any] = {"heard": [], "tools": [], "tool_outputs": [], "replies": [], "audio_at": []}
 
     def on_tool_call(name: str, arguments: str) -> None:
         row["tools"].append({"name": name, "arguments": arguments})
@@ -137,6 +154,7 @@ async def ask(config: ClientConfig, tools: McpTools, question: str, spoken: bool
         audio_output=_Sink() if spoken else None,
         on_tool_call=on_tool_call,
         on_tool_result=on_tool_result,
+        on_transcription_received=lambda text: row["heard"].append(text),
         on_response_received=lambda text: row["replies"].append(text),
         on_audio_received=lambda pcm: row["audio_at"].append(time.perf_counter()),
     ) as session:
@@ -274,23 +292,30 @@ def main() -> None:
     parser.add_argument("--spoken", action="store_true", help="spoken questions only")
     parser.add_argument("--retrieval", action="store_true", help="the search evidence only (no engine)")
     parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS, help="a JSONL file of questions")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--rejudge", action="store_true", help="judge the answers saved in --out again, run nothing")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()][: args.limit]
+    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()][: args.limit]
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     today = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        results["retrieval"] = retrieval(questions, tmp) | {"date_utc": today}
-        if not args.retrieval:
-            modes = ["typed"] if args.typed else ["spoken"] if args.spoken else ["typed", "spoken"]
-            for mode, part in asyncio.run(run(questions, modes, tmp)).items():
-                results[mode] = part | {"date_utc": today}
+    if args.rejudge:  # after a change to the verdicts: the same answers, judged again
+        for part in (results[mode] for mode in ("typed", "spoken") if mode in results):
+            part["rows"] = [row | judge(row, q) for row, q in zip(part["rows"], questions, strict=True)]
+            part["summary"] = summarize(part["rows"], questions)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            results["retrieval"] = retrieval(questions, tmp) | {"date_utc": today}
+            if not args.retrieval:
+                modes = ["typed"] if args.typed else ["spoken"] if args.spoken else ["typed", "spoken"]
+                for mode, part in asyncio.run(run(questions, modes, tmp)).items():
+                    results[mode] = part | {"date_utc": today}
     results["meta"] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "questions": str(QUESTIONS.relative_to(ROOT)),
+        "questions": os.path.relpath(args.questions, ROOT),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

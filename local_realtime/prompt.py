@@ -28,13 +28,15 @@ FORMAT = (
     'user what you are doing>", "arguments": {...}}. To answer yourself: {"say": "<short spoken answer>"}. '
     "Call a tool when the user asks for something a tool does. Facts about the user's own documents, notes, "
     "files, plans and lists come only from tools, never from memory: when they ask about their own things, "
-    "search. Answer greetings, thanks, jokes, small talk and general knowledge yourself with say. Never make "
+    "or about anything a listed document covers, search; when unsure, search. A question with we, our, my or "
+    "I, or about something of this user's (the rent, the dough, the next meeting, the savings), is about their "
+    "own things. Answer greetings, thanks, jokes, small talk and general knowledge yourself with say. Never make "
     "up ids or names the user and the tools have not given. After a tool result, answer the user's question "
     "from it alone: say its numbers, units and names exactly as written and name the document; if it does not "
     "answer the question, say you found nothing about it. Spoken answers are heard, not read: one or two "
     "short sentences, no lists or markdown."
 )
-AFTER_RESULT = 'Answer "{question}" in one short sentence from this result.'
+AFTER_RESULT = 'Answer "{question}" in one short sentence from this result, or say you found nothing about it.'
 """Follows every tool result: the question again, right where the model starts its answer."""
 _PLUMBER = 'From "To do" (workspace:todo.md): Buy stamps. Water the plants on Sunday.'
 _LASAGNE = 'From "Family lasagne" (lasagne.md, Baking): Bake at 180 °C for 45 minutes, then rest it 10 minutes.'
@@ -64,6 +66,10 @@ EXAMPLES: list[Example] = [
     ("Which day is the recycling picked up?", "search_library", "Let me look in your notes.",
      {"query": "Which day is the recycling picked up?"}, _RECYCLING,
      "Your house notes say the recycling is picked up on Thursday."),
+    ("What's the title of the post about bees?", "search_library", "Let me look in your notes.",
+     {"query": "What's the title of the post about bees?"}, None, None),
+    ("What happens to the bonus once the loan is paid off?", "search_library", "Let me look in your notes.",
+     {"query": "What happens to the bonus once the loan is paid off?"}, None, None),
     ("Okay, that part is done. Let's move on.", "next_stage", "Moving on to the next stage.", {}, None, None),
     ("What's the capital of France?", None, "The capital of France is Paris.", {}, None, None),
     ("Good morning!", None, "Good morning! What would you like to do today?", {}, None, None),
