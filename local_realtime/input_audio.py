@@ -72,16 +72,13 @@ class InputAudio:
 
     def peek_speech(self, end_ms: int) -> bytes:
         """The audio from the last speech start to `end_ms`, left in the buffer."""
-        start_ms = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
-        start = max(0, (start_ms - self._buffer_start_ms) * BYTES_PER_MS)
-        return bytes(self._buffer[start : max(start, (end_ms - self._buffer_start_ms) * BYTES_PER_MS)])
+        start, end = self._speech_span(end_ms)
+        return bytes(self._buffer[start:end])
 
     def take_speech(self, end_ms: int) -> bytes:
         """Remove and return the audio from the last speech start to `end_ms`; what follows stays."""
-        start_ms = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
+        start, end = self._speech_span(end_ms)
         self._speech_start_ms = None
-        start = max(0, (start_ms - self._buffer_start_ms) * BYTES_PER_MS)
-        end = max(start, (end_ms - self._buffer_start_ms) * BYTES_PER_MS)
         speech = bytes(self._buffer[start:end])
         del self._buffer[:end]
         self._buffer_start_ms += end // BYTES_PER_MS
@@ -101,3 +98,9 @@ class InputAudio:
         if self._detector is not None:
             self._detector.reset()
             self._detector_origin_ms = self._buffer_start_ms
+
+    def _speech_span(self, end_ms: int) -> tuple[int, int]:
+        """Byte offsets in the buffer of the audio from the last speech start (or the buffer's start) to `end_ms`."""
+        start_ms = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
+        start = max(0, (start_ms - self._buffer_start_ms) * BYTES_PER_MS)
+        return start, max(start, (end_ms - self._buffer_start_ms) * BYTES_PER_MS)

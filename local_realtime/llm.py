@@ -188,12 +188,7 @@ class LlamaBrain:
 
     def _cached(self, tokens: Sequence[int]) -> int:
         """How many leading `tokens` the model's cache already holds."""
-        llm, cached = self._llm, 0
-        for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
-            if a != b:
-                break
-            cached += 1
-        return cached
+        return self._llm.longest_token_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
 
     def _prefill(self, tokens: list[int], stop: threading.Event) -> bool:
         """Evaluate `tokens` after the longest cached prefix, in chunks; False if `stop` was set."""

@@ -105,9 +105,7 @@ class Connection:
     async def _shutdown(self, writer: asyncio.Task[None]) -> None:
         if self._response is not None:
             self._response.cancel("client_cancelled")
-        if self._speculation is not None:
-            self._speculation.cancel()
-            self._tasks.add(asyncio.create_task(self._speculation.wait()))
+        self._drop_speculation()
         for task in self._transcriptions:
             task.cancel()
         if self._tasks or self._transcriptions:
@@ -258,10 +256,7 @@ class Connection:
 
     def _speculate(self, speech: SpeechEvent) -> None:
         """At a pause, start on the turn (transcript, then the brain's prompt); drop that when speech resumes."""
-        if self._speculation is not None:
-            self._speculation.cancel()
-            self._track(asyncio.create_task(self._speculation.wait()))
-            self._speculation = None
+        self._drop_speculation()
         if speech.kind != "speech_paused" or self._response is not None:
             return
         tools = tool_specs(self._config.tools)
@@ -272,6 +267,13 @@ class Connection:
             await self._engine.prepare_reply(instructions, [*history, Entry("user", transcript)], tools, stop)
 
         self._speculation = Speculation(self._engine, self._audio.peek_speech(speech.audio_ms), prepare)
+
+    def _drop_speculation(self) -> None:
+        """Cancel the work started at a pause, if any (its end is awaited with the other tasks)."""
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._track(asyncio.create_task(self._speculation.wait()))
+            self._speculation = None
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)

@@ -61,3 +61,8 @@ class Passage:
     text: str
     next_char_start: int | None
     """Where to continue reading, or None at the end of the document."""
+
+
+def cut_at_word(text: str, max_chars: int) -> str:
+    """`text` if it fits in `max_chars`, else its first `max_chars` cut back to a whole word, plus " ..."."""
+    return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " ..."

@@ -155,11 +155,9 @@ class Library:
         return report
 
     def _index(self, progress: ProgressCallback) -> IndexReport:
-        chunks_col, docs_col = self._collections()
         records, files, report = self._records(), self.scan(), IndexReport()
         for gone in sorted(set(records) - set(files)):
-            chunks_col.delete(where={"document_id": gone})
-            docs_col.delete(ids=[gone])
+            self._remove(gone)
             report.removed.append(gone)
         pending: list[tuple[ParsedDocument, list[Chunk], str]] = []
         for doc_id, path in files.items():

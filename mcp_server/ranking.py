@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_server.citations import MAX_PASSAGE_CHARS, Hit
+from mcp_server.citations import MAX_PASSAGE_CHARS, Hit, cut_at_word
 from mcp_server.sources import source_of
 
 RRF_K = 60
@@ -98,15 +98,11 @@ def cite(span: Span, meta: dict[str, Any], score: float) -> Hit:
         title=str(meta["title"]),
         heading=str(meta["heading"]),
         score=round(score, 4),
-        passage=_trim(span.text),
+        passage=cut_at_word(span.text, MAX_PASSAGE_CHARS),
         char_start=span.char_start,
         char_end=span.char_end,
         source=source_of(span.document_id),
     )
-
-
-def _trim(text: str) -> str:
-    return text if len(text) <= MAX_PASSAGE_CHARS else text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
 
 
 def _after_first_space(text: str) -> str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp_server.citations import cut_at_word
 from mcp_server.documents import INDEX_FORMAT, ParsedDocument
 from mcp_server.evidence import units
 from mcp_server.sources import Source, source_of
@@ -118,7 +119,7 @@ def _summary(parsed: ParsedDocument, max_chars: int = 90) -> str:
     for unit in units(parsed.text[:2000]):
         text = unit.text
         if text.strip().lower() != parsed.title.strip().lower():
-            return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " ..."
+            return cut_at_word(text, max_chars)
     return ""
 
 

@@ -295,8 +295,9 @@ def _add_resources(mcp: MCPServer, workspace: Workspace, scripts: ScriptLibrary)
             return json.dumps(scripts.get(name).model_dump(), indent=2)
 
 
-def _missing(filename: str, workspace: Workspace, library: Any | None) -> str:
+def _missing(missing: MissingFile, workspace: Workspace, library: Any | None) -> str:
     """The message for a workspace file that does not exist: the closest names in the workspace and library."""
+    filename = missing.filename
     names = {name: name for name, _ in workspace.list_files()}
     found = [f"{name} (workspace)" for name in closest(filename, names)]
     if library is not None:
@@ -309,7 +310,7 @@ def _missing(filename: str, workspace: Workspace, library: Any | None) -> str:
             elif f"{name} (workspace)" not in found:
                 found.append(f"{name} (workspace)")
     if not found:
-        return f"{filename!r} does not exist; use 'list' to see the files or 'create' it."
+        return str(missing)
     return f"{filename!r} does not exist. Closest: {'; '.join(found[:4])}."
 
 
@@ -363,7 +364,7 @@ def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSession
                     lambda: run_file_operation(workspace, operation, filename, **args)
                 )
             except MissingFile as exc:
-                message = await anyio.to_thread.run_sync(_missing, exc.filename, workspace, library)
+                message = await anyio.to_thread.run_sync(_missing, exc, workspace, library)
                 raise ToolError(message) from exc
         if library is not None and result.changed:
             library.refresh(list(result.changed))  # searched again before the next query

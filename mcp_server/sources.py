@@ -57,10 +57,7 @@ class Sources:
 
     def path_of(self, document_id: str) -> Path | None:
         """The file of one document id (None if there is no such document now)."""
-        name = workspace_name(document_id)
-        if name is None:
-            return self.scan("library").get(document_id)
-        return self.scan("workspace").get(document_id)
+        return self.scan(source_of(document_id)).get(document_id)
 
 
 def closest(name: str, candidates: dict[str, str], limit: int = 3) -> list[str]:

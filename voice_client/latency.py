@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-BYTES_PER_MS = 48
-"""PCM16 mono 24 kHz."""
+from voice_client.playback import BYTES_PER_MS
+
 STAGES = (
     "speech_stopped",
     "transcript",
@@ -115,7 +115,7 @@ class TurnTimer:
     def speech_stopped(self, audio_end_ms: int) -> TurnLatency | None:
         """The VAD ended a spoken turn; returns the previous turn's report if it was still open."""
         arrived = time.monotonic()
-        ended = self.input.time_of(audio_end_ms - (self._silence_ms or 0)) if self._silence_ms is not None else None
+        ended = self.input.time_of(audio_end_ms - self._silence_ms) if self._silence_ms is not None else None
         previous = self._start(TurnLatency(min(ended or arrived, arrived), spoken=True))
         self.mark("speech_stopped", arrived)
         return previous
