@@ -8,9 +8,7 @@ transcript records the three turns and their tool calls, and the reply WAV holds
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import wave
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.demo_process import demo_env
 from tests.speech_audio import synthesize, words, write_wav
 
 pytestmark = pytest.mark.slow
@@ -34,16 +33,8 @@ TOOLS = ("load_script", "file_operation", "search_library")
 
 def _demo(tmp_path: Path, *flags: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Run demo.py over a temp workspace and a copy of the shipped sample library; returns (run, workspace)."""
-    workspace, library = tmp_path / "workspace", tmp_path / "library"
-    shutil.copytree(ROOT / "library", library)
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "REALTIME_URL", "MCP_SERVER_URL")}
-    env |= {
-        "WORKING_DIRECTORY": str(workspace),
-        "LIBRARY_DIR": str(library),
-        "INDEX_DIR": str(tmp_path / "index"),
-        "HF_HUB_OFFLINE": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = demo_env(tmp_path, {})
+    workspace = Path(env["WORKING_DIRECTORY"])
     run = subprocess.run(
         [sys.executable, "demo.py", *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200
     )
