@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.speech_audio when run as a script
 
 from local_realtime.brain import Entry, FunctionCall, TextDelta, ToolSpec  # noqa: E402
+from local_realtime.cpu import CpuTurns  # noqa: E402
 from local_realtime.engine import Engine  # noqa: E402
 from local_realtime.llm import LlamaBrain  # noqa: E402
 from local_realtime.model import locate_model  # noqa: E402
@@ -259,7 +260,8 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
-    brain = LlamaBrain(locate_model(MODEL_CACHE))
+    cpu = CpuTurns()  # shared as build_engine shares it
+    brain = LlamaBrain(locate_model(MODEL_CACHE), cpu=cpu)
     whisper, piper = WhisperTranscriber.load(), PiperSynthesizer.load()
     # parts not run this time keep their earlier figures (each part records its own date)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -273,7 +275,7 @@ def main() -> int:
             results["accuracy"] = accuracy(brain, whisper, tools) | {"date_utc": today}
         results["speech"] = tts_speed(piper)
         if not args.skip_latency:
-            engine = Engine(brain, whisper, piper, VoiceActivityDetector)
+            engine = Engine(brain, whisper, piper, VoiceActivityDetector, cpu=cpu)
             results["latency"] = asyncio.run(latency(engine, server, realtime_tools)) | {"date_utc": today}
     results["meta"] = {
         "date_utc": today,

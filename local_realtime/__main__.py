@@ -25,6 +25,7 @@ def build_engine(config: Config) -> Engine:
     Raises:
         FileNotFoundError / RuntimeError subclasses from the model modules, naming what to install.
     """
+    from local_realtime.cpu import CpuTurns
     from local_realtime.llm import LlamaBrain
     from local_realtime.model import locate_model
     from local_realtime.session import DEFAULT_INSTRUCTIONS
@@ -32,7 +33,10 @@ def build_engine(config: Config) -> Engine:
     from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer, Synthesizer
     from local_realtime.vad import VoiceActivityDetector
 
-    brain = LlamaBrain(locate_model(config.model_cache, config.model_path), cache_dir=config.model_cache / "prompts")
+    cpu = CpuTurns()
+    brain = LlamaBrain(
+        locate_model(config.model_cache, config.model_path), cache_dir=config.model_cache / "prompts", cpu=cpu
+    )
     brain.warm(instructions=DEFAULT_INSTRUCTIONS)
     synthesizer: Synthesizer
     if config.tts == "piper":
@@ -44,7 +48,7 @@ def build_engine(config: Config) -> Engine:
     else:
         synthesizer = EspeakSynthesizer()
     VoiceActivityDetector(0.5, 300, 500)  # fail now, not on the first connection, if Silero is missing
-    return Engine(brain, WhisperTranscriber.load(), synthesizer, VoiceActivityDetector)
+    return Engine(brain, WhisperTranscriber.load(), synthesizer, VoiceActivityDetector, cpu=cpu)
 
 
 async def _serve(engine: Engine, host: str, port: int) -> None:

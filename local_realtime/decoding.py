@@ -11,8 +11,10 @@ plain greedy decoding gives, only sooner ("prompt lookup decoding", Saxena 2023)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -127,10 +129,18 @@ class Decoder:
         model: a loaded `llama_cpp.Llama` whose cache holds the prompt except its last token.
         sampler: the grammar for this reply.
         context: the whole prompt's tokens (the last one not yet evaluated).
+        cpu: held around each evaluation (the engine's `CpuTurns`); default: nothing.
     """
 
-    def __init__(self, model: Any, sampler: GrammarSampler, context: Sequence[int]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        sampler: GrammarSampler,
+        context: Sequence[int],
+        cpu: AbstractContextManager[Any] | None = None,
+    ) -> None:
         self._model = model
+        self._cpu = cpu or contextlib.nullcontext()
         self._sampler = sampler
         self._context = list(context)
         self.drafted = 0
@@ -148,7 +158,8 @@ class Decoder:
         pending = self._context[-1]  # the next token to evaluate
         while True:
             draft = find_draft(self._context, self._limit)
-            evaluate(self._model, [pending, *draft], all_logits=bool(draft))
+            with self._cpu:
+                evaluate(self._model, [pending, *draft], all_logits=bool(draft))
             self.drafted += len(draft)
             for position in range(len(draft) + 1):
                 token = self._sampler.pick(position if draft else -1)

@@ -2,20 +2,24 @@
 
 Brain, transcriber and synthesizer are blocking and CPU-bound, so each call runs in a worker
 thread under that model's lock (one llama.cpp context, one Whisper, one voice), streaming results
-back to the event loop through an `asyncio.Queue`.
+back to the event loop through an `asyncio.Queue`. Their work takes turns on the CPU (`cpu.CpuTurns`):
+a transcription or a sentence of speech at a time, the brain one evaluation batch at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from local_realtime.brain import Brain, BrainOutput, Entry, ToolSpec
+from local_realtime.cpu import CpuTurns
 
 if TYPE_CHECKING:  # the speech modules import the [offline] extra; keep `--help` light
     from local_realtime.stt import Transcriber
@@ -49,6 +53,7 @@ class Engine:
         synthesizer: text to speech for audio output.
         new_detector: makes one voice-activity detector per connection (server VAD).
         model: the model name reported in sessions when the URL names none.
+        cpu: taken for each transcription and each piece of speech; give the brain the same one.
     """
 
     brain: Brain
@@ -56,6 +61,7 @@ class Engine:
     synthesizer: Synthesizer
     new_detector: DetectorFactory
     model: str = "local-realtime"
+    cpu: CpuTurns = field(default_factory=CpuTurns)
     _brain_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stt_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _tts_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -71,7 +77,7 @@ class Engine:
         """Stream the brain's reply; stops soon after `stop` is set."""
         return _stream(
             lambda: self.brain.reply(instructions, history, tools, tool_choice, stop), self._brain_lock, stop
-        )
+        )  # the brain takes turns on the CPU itself, per evaluation batch
 
     async def warm(self, tools: list[ToolSpec], instructions: str) -> None:
         """Warm the brain for a session's tools (prefills the prompt prefix the next reply reuses)."""
@@ -85,13 +91,13 @@ class Engine:
 
     def speech(self, text: str, stop: threading.Event) -> AsyncIterator[bytes]:
         """Stream `text` as PCM16 mono 24 kHz chunks; stops soon after `stop` is set."""
-        return _stream(lambda: self.synthesizer.synthesize(text), self._tts_lock, stop)
+        return _stream(lambda: self.synthesizer.synthesize(text), self._tts_lock, stop, self.cpu)
 
     async def transcribe(self, pcm: bytes) -> str:
         """Transcribe PCM16 mono 24 kHz bytes in a worker thread."""
 
         def work() -> str:
-            with self._stt_lock:
+            with self._stt_lock, self.cpu:
                 started = time.perf_counter()
                 text = self.transcriber.transcribe(pcm)
                 logger.debug("transcribed %d ms of audio in %.2f s", len(pcm) // 48, time.perf_counter() - started)
@@ -100,12 +106,19 @@ class Engine:
         return await asyncio.to_thread(work)
 
 
-async def _stream(make: Callable[[], Iterator[T]], lock: threading.Lock, stop: threading.Event) -> AsyncIterator[T]:
-    """Iterate `make()` in a worker thread, yielding each value on the event loop.
+async def _stream(
+    make: Callable[[], Iterator[T]],
+    lock: threading.Lock,
+    stop: threading.Event,
+    cpu: AbstractContextManager[Any] | None = None,
+) -> AsyncIterator[T]:
+    """Iterate `make()` in a worker thread, yielding each value on the event loop; `cpu` is held while
+    each value is made.
 
     Leaving early (cancellation, `break`) sets `stop`, so the worker ends at its next value.
     Raises whatever the iterator raised.
     """
+    slice_of_cpu = cpu or contextlib.nullcontext()
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
 
@@ -123,8 +136,10 @@ async def _stream(make: Callable[[], Iterator[T]], lock: threading.Lock, stop: t
         try:
             iterator = make()
             try:
-                for value in iterator:
-                    if stop.is_set():
+                while not stop.is_set():
+                    with slice_of_cpu:
+                        value = next(iterator, _END)
+                    if value is _END:
                         break
                     put(value)
             finally:

