@@ -126,10 +126,19 @@ def render_prompt(instructions: str, history: Sequence[Entry], tools: Sequence[T
 
 
 def render_turns(history: Sequence[Entry]) -> str:
-    """Conversation entries as ChatML turns; a spoken preamble and the call after it form one reply."""
+    """Conversation entries as ChatML turns; a spoken preamble and the call after it form one reply.
+
+    Instructions changed by a tool call (a system entry after a call in the same turn: a script loaded or
+    moved on) are rendered after that turn's answer, or before the next user turn if it had none. The answer
+    tells the outcome from the tool result without first evaluating a few hundred tokens of new instructions
+    (5-6 s here); those are evaluated after it, while the user listens (the engine prepares the next prompt
+    when a response ends), and coach the turns that follow.
+    """
     out: list[str] = []
+    held: list[str] = []
     skip = False
     question = ""
+    in_tool_turn = False
     for index, entry in enumerate(history):
         if skip:
             skip = False
@@ -137,16 +146,20 @@ def render_turns(history: Sequence[Entry]) -> str:
         following = history[index + 1] if index + 1 < len(history) else None
         if entry.role == "assistant" and following is not None and following.role == "tool_call":
             out.append(_call_turn(following, entry.text))
-            skip = True
+            skip = in_tool_turn = True
         elif entry.role == "tool_call":
             out.append(_call_turn(entry, None))
+            in_tool_turn = True
         elif entry.role == "assistant":
-            out.append(_turn("assistant", json.dumps({"say": entry.text}, ensure_ascii=False)))
+            out += [_turn("assistant", json.dumps({"say": entry.text}, ensure_ascii=False)), *held]
+            held, in_tool_turn = [], False
         elif entry.role == "system":
-            out.append(_turn("system", "Session instructions from now on:\n" + entry.text.strip()))
+            (held if in_tool_turn else out).append(
+                _turn("system", "Session instructions from now on:\n" + entry.text.strip())
+            )
         elif entry.role == "user":
-            out.append(_turn("user", entry.text))
-            question = entry.text
+            out += [*held, _turn("user", entry.text)]
+            held, in_tool_turn, question = [], False, entry.text
         else:
             out.append(_result_turn(entry, question))
     return "".join(out)

@@ -75,6 +75,8 @@ class Connection:
         self._transcriptions: set[asyncio.Task[None]] = set()
         self._speech_item_id: str | None = None
         self._speculation: Speculation | None = None
+        self._idle_stop = threading.Event()  # set: no work on the next prompt is under way
+        self._idle_stop.set()
 
     async def serve(self) -> None:
         """Run the session until the client disconnects."""
@@ -106,6 +108,7 @@ class Connection:
         if self._response is not None:
             self._response.cancel("client_cancelled")
         self._drop_speculation()
+        self._idle_stop.set()
         for task in self._transcriptions:
             task.cancel()
         if self._tasks or self._transcriptions:
@@ -259,6 +262,7 @@ class Connection:
         self._drop_speculation()
         if speech.kind != "speech_paused" or self._response is not None:
             return
+        self._idle_stop.set()  # the turn's own prompt is more urgent
         tools = tool_specs(self._config.tools)
         instructions, history = self._conversation.entries()  # now: by the time the transcript is ready, the
         # turn may be committed (its item still without a transcript)
@@ -355,6 +359,7 @@ class Connection:
             await asyncio.wait(set(self._transcriptions))
 
     def _start_response(self, settings: ResponseSettings) -> None:
+        self._idle_stop.set()
         response = Response(self._engine, settings, self._conversation, self._emit, self._inputs_ready)
         self._response = response
         self._track(asyncio.create_task(self._run(response)))
@@ -365,3 +370,20 @@ class Connection:
         finally:
             if self._response is response:
                 self._response = None
+                self._prepare_next()
+
+    def _prepare_next(self) -> None:
+        """While the user listens, evaluate the conversation so far, so the next reply starts from it: the
+        answer's own turn and, after a script loaded or moved on, its new instructions (see
+        `prompt.render_turns`). Stopped by the next pause in the user's speech or the next response."""
+        self._idle_stop = stop = threading.Event()
+        instructions, history = self._conversation.entries()
+        tools = tool_specs(self._config.tools)
+
+        async def prepare() -> None:
+            try:
+                await self._engine.prepare_reply(instructions, history, tools, stop)
+            except (RuntimeError, ValueError, OSError) as exc:  # only costs the next reply's speed
+                logger.warning("preparing the next prompt failed: %s", exc)
+
+        self._track(asyncio.create_task(prepare()))

@@ -73,8 +73,29 @@ def test_instructions_come_after_the_cacheable_prefix_and_changes_where_they_hap
     # the preamble and its call are one reply, as the model generates it
     assert '{"tool": "set_reminder", "say": "Setting a reminder.", "arguments": {"text": "stretch", ' in prompt
     assert '<tool_response name="set_reminder">\n{"ok": true}\n</tool_response>' in prompt
-    assert prompt.index("Be very formal.") < prompt.index('{"say": "Done."}')
+    # changed by the call's turn: in force after that turn's answer
+    assert prompt.index('{"say": "Done."}') < prompt.index("Be very formal.")
     assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_instructions_a_tool_changed_wait_for_the_answer_and_the_prompt_only_grows() -> None:
+    turn = [
+        Entry("user", "remind me to stretch at ten"),
+        Entry("assistant", "Setting a reminder."),
+        Entry("tool_call", '{"text": "stretch", "at": {"hour": 10, "minute": 0}}', "set_reminder", "c1"),
+        Entry("system", "You are a strict coach."),  # the voice client applies a script's instructions first
+        Entry("tool_result", '{"ok": true}', "set_reminder", "c1"),
+    ]
+    answering = render_prompt("Be brief.", turn, [REMINDER])
+    later = render_prompt("Be brief.", [*turn, Entry("assistant", "Done."), Entry("user", "hop to it")], [REMINDER])
+    unanswered = render_prompt("Be brief.", [*turn, Entry("user", "halt now")], [REMINDER])
+
+    assert "strict coach" not in answering  # the answer is made from the result alone, at once
+    assert later.startswith(answering)  # nothing evaluated for the answer is evaluated again
+    assert later.index('{"say": "Done."}') < later.index("strict coach") < later.index("hop to it")
+    assert unanswered.index("strict coach") < unanswered.index("halt now")
+    without_a_tool = render_prompt("Be brief.", [Entry("user", "hi"), Entry("system", "Be loud.")], [REMINDER])
+    assert "Be loud." in without_a_tool  # a change outside a tool turn is in force at once
 
 
 def test_a_change_of_instructions_leaves_the_earlier_prompt_unchanged() -> None:

@@ -3,6 +3,7 @@ prompt before the turn is over; speech that resumes drops it. Real Silero VAD an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from collections.abc import AsyncIterator
@@ -38,9 +39,13 @@ class PreparingBrain(RuleBrain):
 
     def __init__(self) -> None:
         self.prepared: list[str] = []
+        self.prepared_after: list[Entry] = []
 
     def prepare(self, instructions: str, history: list[Entry], tools: list[ToolSpec], stop: threading.Event) -> None:
-        self.prepared.append(history[-1].text)
+        if history[-1].role == "user":  # a turn's prompt, prepared at a pause
+            self.prepared.append(history[-1].text)
+        else:  # the conversation so far, prepared when a response ended
+            self.prepared_after.append(history[-1])
 
 
 @pytest.fixture
@@ -87,6 +92,19 @@ async def test_the_transcript_made_at_the_pause_is_the_turns_and_the_prompt_was_
     assert engine.transcriber.calls == 1  # type: ignore[attr-defined]  # no second transcription at the stop
     assert engine.brain.prepared == [transcript]  # type: ignore[attr-defined]
     assert first(events, "response.output_text.done")["text"] == f"You said: {transcript}"
+
+
+async def test_when_a_response_ends_the_conversation_so_far_is_prepared(counted: tuple[Peer, Engine]) -> None:
+    peer, engine = counted
+
+    events = await _speak(peer, silence(300) + synthesize("Tell me about the weather today.") + silence(900))
+
+    answer = first(events, "response.output_text.done")["text"]
+    for _ in range(100):  # the preparation starts after response.done was sent
+        if engine.brain.prepared_after:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.02)
+    assert [(e.role, e.text) for e in engine.brain.prepared_after] == [("assistant", answer)]  # type: ignore[attr-defined]
 
 
 async def test_speech_after_a_pause_drops_the_early_transcript(counted: tuple[Peer, Engine]) -> None:
