@@ -130,6 +130,8 @@ class Decoder:
         sampler: the grammar for this reply.
         context: the whole prompt's tokens (the last one not yet evaluated).
         cpu: held around each evaluation (the engine's `CpuTurns`); default: nothing.
+        ready: the cache holds the whole prompt and the model's logits are those after its last token (the
+            first token is picked without an evaluation); else the last token is evaluated first.
     """
 
     def __init__(
@@ -138,8 +140,10 @@ class Decoder:
         sampler: GrammarSampler,
         context: Sequence[int],
         cpu: AbstractContextManager[Any] | None = None,
+        ready: bool = False,
     ) -> None:
         self._model = model
+        self._ready = ready
         self._cpu = cpu or contextlib.nullcontext()
         self._sampler = sampler
         self._context = list(context)
@@ -155,11 +159,12 @@ class Decoder:
         The caller may stop iterating at any time; every token yielded has been accepted by the grammar,
         and every token yielded but the last has been evaluated.
         """
-        pending = self._context[-1]  # the next token to evaluate
+        pending: int | None = None if self._ready else self._context[-1]  # the next token to evaluate
         while True:
-            draft = find_draft(self._context, self._limit)
-            with self._cpu:
-                evaluate(self._model, [pending, *draft], all_logits=bool(draft))
+            draft = find_draft(self._context, self._limit) if pending is not None else []
+            if pending is not None:
+                with self._cpu:
+                    evaluate(self._model, [pending, *draft], all_logits=bool(draft))
             self.drafted += len(draft)
             for position in range(len(draft) + 1):
                 token = self._sampler.pick(position if draft else -1)
