@@ -129,7 +129,9 @@ def render_turns(history: Sequence[Entry]) -> str:
     """Conversation entries as ChatML turns; a spoken preamble and the call after it form one reply.
 
     Instructions changed by a tool call (a system entry after a call in the same turn: a script loaded or
-    moved on) are rendered after that turn's answer, or before the next user turn if it had none. The answer
+    moved on by request) are rendered after that turn's answer, or before the next user turn if it had none
+    (after a question they stay where they happened: from a script's result alone the model invented an
+    answer to a question the wrong tool was called for). The answer
     tells the outcome from the tool result without first evaluating a few hundred tokens of new instructions
     (5-6 s here); those are evaluated after it, while the user listens (the engine prepares the next prompt
     when a response ends), and coach the turns that follow.
@@ -154,7 +156,7 @@ def render_turns(history: Sequence[Entry]) -> str:
             out += [_turn("assistant", json.dumps({"say": entry.text}, ensure_ascii=False)), *held]
             held, in_tool_turn = [], False
         elif entry.role == "system":
-            (held if in_tool_turn else out).append(
+            (held if in_tool_turn and not asks(question) else out).append(
                 _turn("system", "Session instructions from now on:\n" + entry.text.strip())
             )
         elif entry.role == "user":
@@ -220,6 +222,11 @@ class ReplyReader:
         return True
 
 
+def asks(text: str) -> bool:
+    """Whether the user's `text` asks for facts: it ends with "?" or has a question word."""
+    return text.rstrip().endswith("?") or _QUESTION_WORD.search(text) is not None
+
+
 def first_sentence(text: str) -> str:
     """The first sentence of `text` (up to a ". " or ".\n" after 20 characters; all of it if there is none)."""
     text = " ".join(text.split())
@@ -270,8 +277,7 @@ def _call_turn(call: Entry, preamble: str | None) -> str:
 def _result_turn(entry: Entry, question: str) -> str:
     output = entry.text if len(entry.text) <= RESULT_MAX_CHARS else entry.text[:RESULT_MAX_CHARS] + " ..."
     label = f' name="{entry.name}"' if entry.name else ""
-    asked = question.rstrip().endswith("?") or _QUESTION_WORD.search(question) is not None
-    ask = AFTER_QUESTION.format(question=clip(question, 160)) if asked else AFTER_REQUEST
+    ask = AFTER_QUESTION.format(question=clip(question, 160)) if asks(question) else AFTER_REQUEST
     return _turn("user", f"<tool_response{label}>\n{output}\n</tool_response>\n{ask}")
 
 

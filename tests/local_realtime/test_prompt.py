@@ -94,6 +94,8 @@ def test_instructions_a_tool_changed_wait_for_the_answer_and_the_prompt_only_gro
     assert later.startswith(answering)  # nothing evaluated for the answer is evaluated again
     assert later.index('{"say": "Done."}') < later.index("strict coach") < later.index("hop to it")
     assert unanswered.index("strict coach") < unanswered.index("halt now")
+    asked = render_prompt("Be brief.", [Entry("user", "which reminders do I have?"), *turn[1:]], [REMINDER])
+    assert "strict coach" in asked  # after a question, the answer is made under the new instructions
     without_a_tool = render_prompt("Be brief.", [Entry("user", "hi"), Entry("system", "Be loud.")], [REMINDER])
     assert "Be loud." in without_a_tool  # a change outside a tool turn is in force at once
 
