@@ -36,12 +36,15 @@ class VirtualAudio:
 
     Args:
         root: folder for the server's socket and state (a temp folder by default).
+        devices: False starts the server with no speaker or microphone (a sound server whose devices are
+            listed by ALSA's pulse plugin but will not open).
 
     Raises (on enter):
         AudioUnavailable: `pulseaudio`/`pactl` are missing or the server did not answer within 10 s.
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, devices: bool = True) -> None:
+        self._devices = devices
         self._tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="vaudio-")
         self.root = Path(root or self._tmp.name)  # type: ignore[union-attr]
         self.socket = self.root / "native"
@@ -86,7 +89,7 @@ class VirtualAudio:
             ("load-module", "module-remap-source", "source_name=mic", "master=micfeed.monitor"),
             ("set-default-sink", "speaker"),
             ("set-default-source", "mic"),
-        ):
+        ) if self._devices else ():
             self._pactl(*command)
         return self
 

@@ -30,8 +30,12 @@ class NoAudioDevice(RuntimeError):
 
 
 def _require(kind: str) -> None:
+    """Raise `NoAudioDevice` unless the default `kind` ("input" or "output") device exists and opens for
+    PCM16 mono 24 kHz: a sound server can list a device that will not open (PulseAudio with no sink)."""
+    stream = sd.RawInputStream if kind == "input" else sd.RawOutputStream
     try:
         sd.query_devices(kind=kind)
+        stream(samplerate=SAMPLE_RATE_HZ, channels=1, dtype="int16").close()
     except (sd.PortAudioError, ValueError) as exc:
         raise NoAudioDevice(f"{NO_DEVICE} ({kind}: {exc})") from None
 
