@@ -27,6 +27,16 @@ SAMPLE_RATE_HZ = 24_000
 PACKAGES = "pulseaudio pulseaudio-utils libasound2-plugins"
 
 
+DEVICES = (
+    ("load-module", "module-null-sink", "sink_name=speaker", f"rate={SAMPLE_RATE_HZ}", "channels=1"),
+    ("load-module", "module-null-sink", "sink_name=micfeed", f"rate={SAMPLE_RATE_HZ}", "channels=1"),
+    ("load-module", "module-remap-source", "source_name=mic", "master=micfeed.monitor"),
+    ("set-default-sink", "speaker"),
+    ("set-default-source", "mic"),
+)
+"""pactl commands that give the server a speaker and a microphone (the monitor of the `micfeed` sink)."""
+
+
 class AudioUnavailable(RuntimeError):
     """PulseAudio is not installed or would not start; the message says what to install."""
 
@@ -83,13 +93,7 @@ class VirtualAudio:
                 self.__exit__(None, None, None)
                 raise AudioUnavailable(f"pulseaudio did not start: {error.strip()[-300:] or 'no answer in 10 s'}")
             time.sleep(0.05)
-        for command in (
-            ("load-module", "module-null-sink", "sink_name=speaker", f"rate={SAMPLE_RATE_HZ}", "channels=1"),
-            ("load-module", "module-null-sink", "sink_name=micfeed", f"rate={SAMPLE_RATE_HZ}", "channels=1"),
-            ("load-module", "module-remap-source", "source_name=mic", "master=micfeed.monitor"),
-            ("set-default-sink", "speaker"),
-            ("set-default-source", "mic"),
-        ) if self._devices else ():
+        for command in DEVICES if self._devices else ():
             self._pactl(*command)
         return self
 
