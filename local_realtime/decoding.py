@@ -126,7 +126,8 @@ class Decoder:
     """Greedy, grammar-constrained generation of one reply on a llama.cpp model, with prompt-lookup drafts.
 
     Args:
-        model: a loaded `llama_cpp.Llama` whose cache holds the prompt except its last token.
+        model: a loaded `llama_cpp.Llama` whose cache holds the prompt (all of it with `ready`, else all but
+            its last token).
         sampler: the grammar for this reply.
         context: the whole prompt's tokens (the last one not yet evaluated).
         cpu: held around each evaluation (the engine's `CpuTurns`); default: nothing.
@@ -161,8 +162,10 @@ class Decoder:
         """
         pending: int | None = None if self._ready else self._context[-1]  # the next token to evaluate
         while True:
-            draft = find_draft(self._context, self._limit) if pending is not None else []
-            if pending is not None:
+            if pending is None:  # ready: the first token comes from the prompt's own logits
+                draft = []
+            else:
+                draft = find_draft(self._context, self._limit)
                 with self._cpu:
                     evaluate(self._model, [pending, *draft], all_logits=bool(draft))
             self.drafted += len(draft)

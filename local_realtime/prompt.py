@@ -128,13 +128,13 @@ def render_prompt(instructions: str, history: Sequence[Entry], tools: Sequence[T
 def render_turns(history: Sequence[Entry]) -> str:
     """Conversation entries as ChatML turns; a spoken preamble and the call after it form one reply.
 
-    Instructions changed by a tool call (a system entry after a call in the same turn: a script loaded or
-    moved on by request) are rendered after that turn's answer, or before the next user turn if it had none
-    (after a question they stay where they happened: from a script's result alone the model invented an
-    answer to a question the wrong tool was called for). The answer
-    tells the outcome from the tool result without first evaluating a few hundred tokens of new instructions
-    (5-6 s here); those are evaluated after it, while the user listens (the engine prepares the next prompt
-    when a response ends), and coach the turns that follow.
+    Instructions changed by a tool call on a request (a system entry after a call in the same turn: a script
+    loaded or moved on) are rendered after that turn's answer, or before the next user turn if it had none.
+    The answer tells the outcome from the tool result without first evaluating a few hundred tokens of new
+    instructions (5-6 s here); those are evaluated after it, while the user listens (the engine prepares the
+    next prompt when a response ends), and coach the turns that follow. After a question they stay where
+    they happened: from a script's result alone the model invented an answer to a question the wrong tool
+    was called for.
     """
     out: list[str] = []
     held: list[str] = []
