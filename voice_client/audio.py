@@ -29,38 +29,35 @@ class NoAudioDevice(RuntimeError):
     """No usable microphone or speaker; the message says how to run without one."""
 
 
-def _require(kind: str) -> None:
-    """Raise `NoAudioDevice` unless the default `kind` ("input" or "output") device exists and opens for
-    PCM16 mono 24 kHz: a sound server can list a device that will not open (PulseAudio with no sink)."""
+def _open(kind: str, **options: Any) -> sd.RawInputStream | sd.RawOutputStream:
+    """A PCM16 mono 24 kHz stream on the default `kind` ("input" or "output") device, not started.
+
+    Raises:
+        NoAudioDevice: the device does not exist or will not open (a sound server can list a device that
+            will not open: PulseAudio with no sink).
+    """
     stream = sd.RawInputStream if kind == "input" else sd.RawOutputStream
     try:
         sd.query_devices(kind=kind)
-        stream(samplerate=SAMPLE_RATE_HZ, channels=1, dtype="int16").close()
+        return stream(samplerate=SAMPLE_RATE_HZ, channels=1, dtype="int16", **options)
     except (sd.PortAudioError, ValueError) as exc:
         raise NoAudioDevice(f"{NO_DEVICE} ({kind}: {exc})") from None
 
 
 def require_devices() -> None:
-    """Raise `NoAudioDevice` unless both a microphone and a speaker exist."""
-    _require("input")
-    _require("output")
+    """Raise `NoAudioDevice` unless both a microphone and a speaker exist and open."""
+    _open("input").close()
+    _open("output").close()
 
 
 class Speaker:
     """Plays queued PCM on the default output device; an `AudioOutput` for barge-in."""
 
     def __init__(self, block_ms: int = 20) -> None:
-        _require("output")
         self._buffer = bytearray()
         self._lock = threading.Lock()
         self._played = 0
-        self._stream = sd.RawOutputStream(
-            samplerate=SAMPLE_RATE_HZ,
-            channels=1,
-            dtype="int16",
-            blocksize=SAMPLE_RATE_HZ * block_ms // 1000,
-            callback=self._fill,
-        )
+        self._stream = _open("output", blocksize=SAMPLE_RATE_HZ * block_ms // 1000, callback=self._fill)
 
     def __enter__(self) -> Speaker:
         self._stream.start()
@@ -107,17 +104,10 @@ class Microphone:
     def __init__(self, block_ms: int = 20, max_blocks: int = 100) -> None:
         if not 20 <= block_ms <= 40:
             raise ValueError("block_ms must be 20..40")
-        _require("input")
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=max_blocks)
         self._dropped = 0
-        self._stream = sd.RawInputStream(
-            samplerate=SAMPLE_RATE_HZ,
-            channels=1,
-            dtype="int16",
-            blocksize=SAMPLE_RATE_HZ * block_ms // 1000,
-            callback=self._capture,
-        )
+        self._stream = _open("input", blocksize=SAMPLE_RATE_HZ * block_ms // 1000, callback=self._capture)
 
     def __enter__(self) -> Microphone:
         self._stream.start()
