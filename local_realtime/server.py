@@ -375,9 +375,12 @@ class Connection:
     def _prepare_next(self) -> None:
         """While the user listens, evaluate the conversation so far, so the next reply starts from it: the
         answer's own turn and, after a script loaded or moved on, its new instructions (see
-        `prompt.render_turns`). Stopped by the next pause in the user's speech or the next response."""
-        self._idle_stop = stop = threading.Event()
+        `prompt.render_turns`). Stopped by the next pause in the user's speech or the next response. Not
+        after a tool call: its result and the next response follow at once, and would wait for this."""
         instructions, history = self._conversation.entries()
+        if history and history[-1].role == "tool_call":
+            return
+        self._idle_stop = stop = threading.Event()
         tools = tool_specs(self._config.tools)
 
         async def prepare() -> None:
