@@ -3,6 +3,8 @@
 All audio is PCM16 mono 24 kHz little-endian bytes. The sounddevice callbacks never block: the
 microphone hands blocks to the event loop with `call_soon_threadsafe` onto a bounded queue
 (dropping when full); the speaker plays from a locked buffer and counts the bytes really played.
+Given one `EchoCanceller`, the speaker feeds it what it plays and the microphone hands on its
+blocks with that echo removed (both in their callbacks, so the two stay in step).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,11 +21,15 @@ from typing import Any
 import numpy as np
 import sounddevice as sd
 
+from voice_client.echo import EchoCanceller
+from voice_client.live_audio import NO_DEVICE
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 24_000
 BYTES_PER_MS = 48
-NO_DEVICE = 'no audio device; use --wav FILE or --text "..." instead'
+TAIL_S = 0.3
+"""How long after the last sample the speaker still counts as busy (room echo, a loopback's delay)."""
 
 
 class NoAudioDevice(RuntimeError):
@@ -50,13 +57,26 @@ def require_devices() -> None:
     _open("output").close()
 
 
-class Speaker:
-    """Plays queued PCM on the default output device; an `AudioOutput` for barge-in."""
+def _delay_s(later: float, earlier: float) -> float:
+    """A PortAudio stream time difference in seconds, or 0 where the host API reports none or nonsense."""
+    delay = later - earlier
+    return delay if 0.0 < delay < 1.0 else 0.0
 
-    def __init__(self, block_ms: int = 20) -> None:
+
+class Speaker:
+    """Plays queued PCM on the default output device; an `AudioOutput` for barge-in.
+
+    Args:
+        block_ms: the device callback's block size.
+        echo: the canceller to hand everything played to (its far end), if any.
+    """
+
+    def __init__(self, block_ms: int = 20, echo: EchoCanceller | None = None) -> None:
+        self._echo = echo
         self._buffer = bytearray()
         self._lock = threading.Lock()
         self._played = 0
+        self._last_sound_at = 0.0
         self._stream = _open("output", blocksize=SAMPLE_RATE_HZ * block_ms // 1000, callback=self._fill)
 
     def __enter__(self) -> Speaker:
@@ -69,16 +89,21 @@ class Speaker:
 
     @property
     def played_bytes(self) -> int:
-        """Bytes handed to the device minus what its output latency still holds (not yet heard)."""
-        latency_bytes = int(self._stream.latency * SAMPLE_RATE_HZ) * 2
+        """Bytes handed to the device minus what its output latency still holds (not yet heard; nothing
+        once the last sound has had that long to come out)."""
+        latency_s = self._stream.latency
         with self._lock:
-            return max(self._played - latency_bytes, 0)
+            played, last = self._played, self._last_sound_at
+        in_flight_s = min(latency_s, max(last + latency_s - time.monotonic(), 0.0))
+        return max(played - int(in_flight_s * SAMPLE_RATE_HZ) * 2, 0)
 
     @property
     def busy(self) -> bool:
-        """True while audio is queued (the assistant is audible)."""
+        """True while audio is queued or was played within the device's latency plus `TAIL_S` (the
+        assistant is audible, or its last words may still be coming back into the microphone)."""
         with self._lock:
-            return bool(self._buffer)
+            queued, last = bool(self._buffer), self._last_sound_at
+        return queued or time.monotonic() - last < self._stream.latency + TAIL_S
 
     def play(self, pcm: bytes) -> None:
         with self._lock:
@@ -88,22 +113,33 @@ class Speaker:
         with self._lock:
             self._buffer.clear()
 
-    def _fill(self, outdata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
+    def _fill(self, outdata: Any, frames: int, timing: Any, status: sd.CallbackFlags) -> None:
         wanted = len(outdata)
         with self._lock:
             chunk = bytes(self._buffer[:wanted])
             del self._buffer[:wanted]
             self._played += len(chunk)
+            if chunk:
+                self._last_sound_at = time.monotonic()
         outdata[: len(chunk)] = chunk
         outdata[len(chunk) :] = b"\x00" * (wanted - len(chunk))
+        if self._echo is not None:
+            self._echo.far_end(bytes(outdata), _delay_s(timing.outputBufferDacTime, timing.currentTime))
 
 
 class Microphone:
-    """Captures the default input device in `block_ms` blocks: `async for pcm in microphone`."""
+    """Captures the default input device in `block_ms` blocks: `async for pcm in microphone`.
 
-    def __init__(self, block_ms: int = 20, max_blocks: int = 100) -> None:
-        if not 20 <= block_ms <= 40:
-            raise ValueError("block_ms must be 20..40")
+    Args:
+        block_ms: block size, 20..40 ms in whole 10 ms steps.
+        max_blocks: blocks held for a busy event loop before new ones are dropped.
+        echo: the canceller the speaker feeds; each block is passed through its near end.
+    """
+
+    def __init__(self, block_ms: int = 20, max_blocks: int = 100, echo: EchoCanceller | None = None) -> None:
+        if not 20 <= block_ms <= 40 or block_ms % 10:
+            raise ValueError("block_ms must be 20, 30 or 40")
+        self._echo = echo
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=max_blocks)
         self._dropped = 0
@@ -121,8 +157,11 @@ class Microphone:
         while True:
             yield await self._queue.get()
 
-    def _capture(self, indata: Any, frames: int, time: Any, status: sd.CallbackFlags) -> None:
-        self._loop.call_soon_threadsafe(self._put, bytes(indata))  # never block the audio thread
+    def _capture(self, indata: Any, frames: int, timing: Any, status: sd.CallbackFlags) -> None:
+        pcm = bytes(indata)
+        if self._echo is not None:
+            pcm = self._echo.near_end(pcm, _delay_s(timing.currentTime, timing.inputBufferAdcTime))
+        self._loop.call_soon_threadsafe(self._put, pcm)  # never block the audio thread
 
     def _put(self, pcm: bytes) -> None:
         if self._queue.full():

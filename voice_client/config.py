@@ -74,6 +74,9 @@ class Config:
     half_duplex: bool = False
     """Mute the microphone while the assistant speaks (loudspeakers without echo cancellation;
     the user then cannot interrupt) (`HALF_DUPLEX`)."""
+    echo_cancellation: bool = True
+    """Remove the speaker's sound from the microphone's (WebRTC AEC3), so loudspeakers do not interrupt or
+    answer themselves and the user can still interrupt (`ECHO_CANCELLATION`)."""
     transcription_model: str | None = "gpt-4o-mini-transcribe"
     """Model for user transcripts, or None to disable (`TRANSCRIPTION_MODEL`, empty = off)."""
     mcp_url: str = DEFAULT_MCP_URL
@@ -154,6 +157,7 @@ class Config:
             vad_eagerness=choice("VAD_EAGERNESS", "auto", ("low", "medium", "high", "auto")),  # type: ignore[arg-type]
             interrupt_response=choice("VAD_INTERRUPT_RESPONSE", "true", ("true", "false")) == "true",
             half_duplex=choice("HALF_DUPLEX", "false", ("true", "false")) == "true",
+            echo_cancellation=choice("ECHO_CANCELLATION", "true", ("true", "false")) == "true",
             transcription_model=env.get("TRANSCRIPTION_MODEL", "gpt-4o-mini-transcribe").strip() or None,
             mcp_url=env.get("MCP_SERVER_URL", "").strip() or DEFAULT_MCP_URL,
             mcp_transport=choice("MCP_TRANSPORT", "http", ("http", "sse", "stdio")),  # type: ignore[arg-type]
