@@ -33,12 +33,13 @@ from rich.logging import RichHandler
 
 from voice_client.config import VOICES, Config, ConfigError
 from voice_client.latency import TurnLatency
+from voice_client.live_audio import LiveAudio
 from voice_client.live_view import LiveView
 from voice_client.realtime import RealtimeError
 from voice_client.session import RealtimeSession
 from voice_client.tools import McpTools, ToolOutcome
 from voice_client.transcript import Transcript
-from voice_client.turns import run_microphone, run_response, run_text_turn, run_wav
+from voice_client.turns import run_response, run_text_turn, run_wav
 
 logger = logging.getLogger("demo")
 Turn = tuple[str, Any]
@@ -225,16 +226,18 @@ def _mode(args: argparse.Namespace, view: LiveView) -> str:
 
 
 @contextlib.contextmanager
-def _audio_output(mode: str, args: argparse.Namespace, transcript: Transcript, view: LiveView) -> Iterator[Any]:
-    """Where the assistant's speech goes: the speaker, a WAV file for spoken turns, or nowhere."""
+def _audio_output(
+    mode: str, args: argparse.Namespace, config: Config, transcript: Transcript, view: LiveView
+) -> Iterator[Any]:
+    """Where the assistant's speech goes: the speaker (`LiveAudio`), a WAV file for spoken turns, or nowhere."""
     if _text_only(mode, args):
         yield None
         return
     from voice_client import audio
 
     if mode == "microphone":
-        with audio.Speaker() as speaker:
-            yield speaker
+        with LiveAudio.from_config(config) as live:
+            yield live
         return
     path = args.out_wav or transcript.path.with_suffix(".wav")
     with audio.WavSink(path) as sink:
@@ -242,13 +245,11 @@ def _audio_output(mode: str, args: argparse.Namespace, transcript: Transcript, v
     view.note(f"Reply audio: {path}")
 
 
-async def _converse(session: RealtimeSession, mode: str, args: argparse.Namespace, view: LiveView) -> None:
-    """The requested turns, the microphone or typed chat."""
+async def _converse(session: RealtimeSession, mode: str, args: argparse.Namespace, output: Any, view: LiveView) -> None:
+    """The requested turns, the microphone (through `output`, the `LiveAudio`) or typed chat."""
     if mode == "microphone":
-        from voice_client import audio
-
-        with audio.Microphone() as microphone, view.waiting("listening (Ctrl-C to stop)"):
-            await run_microphone(session, microphone)
+        with view.waiting("listening (Ctrl-C to stop)"):
+            await output.converse(session)
         return
     turns: list[Turn] = args.turns or []
     for kind, value in turns:
@@ -332,7 +333,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
         assert config.workspace_dir is not None
         transcript = Transcript(config.workspace_dir, title="Demo session")
         stack.callback(view.note, f"Transcript: {transcript.path}")
-        output = stack.enter_context(_audio_output(mode, args, transcript, view))
+        output = stack.enter_context(_audio_output(mode, args, config, transcript, view))
         warming = " (the offline engine warms up with the tools)" if view.backend == "offline engine" else ""
         with view.waiting("Connecting" + warming):
             session = await stack.enter_async_context(
@@ -349,7 +350,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) ->
             await session.add_tool_call("load_script", script[0], script[1].output)
             with view.waiting("the coach is starting"):
                 await run_response(session, timeout_s=300)
-        await _converse(session, mode, args, view)
+        await _converse(session, mode, args, output, view)
 
 
 class ConsoleLog(logging.Filter):

@@ -114,6 +114,17 @@ class VirtualAudio:
     def _pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, check=check)
 
+    def loopback(self, latency_ms: int = 60, gain: float = 0.5) -> None:
+        """Play the speaker back into the microphone, as a laptop's loudspeaker reaches its own microphone:
+        `latency_ms` late (about 100 ms end to end with the streams' own latency) and scaled by `gain`
+        (0.5: −6 dB). Stays until the server stops."""
+        before = set(self._pactl("list", "short", "sink-inputs").stdout.splitlines())
+        self._pactl(
+            "load-module", "module-loopback", "source=speaker.monitor", "sink=micfeed", f"latency_msec={latency_ms}"
+        )
+        (added,) = set(self._pactl("list", "short", "sink-inputs").stdout.splitlines()) - before
+        self._pactl("set-sink-input-volume", added.split()[0].decode(), str(gain))
+
     @contextmanager
     def probe(self) -> Iterator[Probe]:
         """A `Probe` on this server, running until the block ends."""

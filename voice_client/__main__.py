@@ -21,10 +21,11 @@ from dotenv import load_dotenv
 
 from voice_client.client_secrets import mint_client_secret
 from voice_client.config import Config, ConfigError
+from voice_client.live_audio import LiveAudio, audio_module
 from voice_client.session import RealtimeSession
 from voice_client.tools import McpTools, ToolOutcome
 from voice_client.transcript import Transcript
-from voice_client.turns import run_microphone, run_text_turn, run_wav
+from voice_client.turns import run_text_turn, run_wav
 
 logger = logging.getLogger("voice_client")
 
@@ -51,15 +52,6 @@ def _config(args: argparse.Namespace) -> Config:
     return Config.from_env(env).with_overrides(text_only=bool(args.text))
 
 
-def _audio() -> Any:
-    """The audio module, imported only when a device or WAV file is used (PortAudio may be missing)."""
-    try:
-        from voice_client import audio
-    except OSError as exc:  # sounddevice raises OSError when the PortAudio library is absent
-        raise RuntimeError(f'no audio device; use --wav FILE or --text "..." instead ({exc})') from None
-    return audio
-
-
 def _show_tool_call(name: str, arguments: str) -> None:
     print(f"[tool] {name} {arguments}", file=sys.stderr)
 
@@ -74,7 +66,7 @@ async def _run(config: Config, args: argparse.Namespace) -> None:
         print(json.dumps({"value": secret.value, "expires_at": secret.expires_at}))
         return
     if not args.text and not args.wav:
-        _audio().require_devices()  # fail before connecting anything
+        audio_module().require_devices()  # fail before connecting anything
     transcript = Transcript(config.workspace_dir) if config.workspace_dir else None
     if transcript:
         logger.info("transcript: %s", transcript.path)
@@ -97,7 +89,7 @@ async def _run_wav(
     args: argparse.Namespace,
     callbacks: dict[str, Any],
 ) -> None:
-    audio = _audio()
+    audio = audio_module()
     pcm = audio.read_wav(args.wav)
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(audio.WavSink(args.out_wav)) if args.out_wav else None
@@ -115,19 +107,18 @@ async def _run_wav(
 async def _run_microphone(
     config: Config, tools: McpTools | None, transcript: Transcript | None, callbacks: dict[str, Any]
 ) -> None:
-    audio = _audio()
-    with audio.Speaker() as speaker, audio.Microphone() as microphone:
+    with LiveAudio.from_config(config) as live:
         async with RealtimeSession(
             config,
             tools=tools,
             transcript=transcript,
-            audio_output=speaker,
+            audio_output=live,
             on_transcription_received=lambda t: print(f"you: {t}"),
             on_response_received=lambda t: print(f"assistant: {t}"),
             **callbacks,
         ) as session:
             print("Listening; press Ctrl+C to stop.", file=sys.stderr)
-            await run_microphone(session, microphone, speaker if config.half_duplex else None)
+            await live.converse(session)
 
 
 def main(argv: list[str] | None = None) -> int:
