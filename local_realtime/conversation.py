@@ -96,6 +96,10 @@ class Conversation:
                 return index
         raise ProtocolError("invalid_value", f"Item with item_id '{item_id}' not found.", param)
 
+    def awaiting_answer(self) -> bool:
+        """True when the last item is a function call or its output: the assistant's turn goes on."""
+        return bool(self._items) and self._items[-1]["type"] in ("function_call", "function_call_output")
+
     def last_id(self) -> str | None:
         return self._items[-1]["id"] if self._items else None
 

@@ -34,6 +34,9 @@ _END = object()
 class Detector(Protocol):
     """The shape of `local_realtime.vad.VoiceActivityDetector`: `feed` returns `VadEvent`s."""
 
+    min_speech_ms: int
+    """Speech shorter than this does not start a turn (raised while the assistant speaks)."""
+
     def feed(self, pcm: bytes) -> list[VadEvent]: ...
 
     def reset(self) -> None: ...

@@ -6,6 +6,7 @@ and `audio_end_ms`). Audio is PCM16 mono 24 kHz little-endian bytes throughout.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,6 +14,9 @@ from local_realtime.engine import Detector, DetectorFactory
 from local_realtime.session import TurnDetection
 
 BYTES_PER_MS = 48
+INTERRUPTION_MS = 300
+"""While the assistant is audible, speech must last this long to interrupt it: a cough, a click or a
+short burst of echo the canceller let through does not cut the reply off."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,16 @@ class InputAudio:
         )
         self._detector_origin_ms = self._buffer_start_ms + self.duration_ms
 
-    def append(self, pcm: bytes) -> list[SpeechEvent]:
-        """Add audio; with VAD on, return the speech starts/stops it completes (CPU-bound: use a thread)."""
+    def append(self, pcm: bytes, interrupting: bool = False) -> list[SpeechEvent]:
+        """Add audio; with VAD on, return the speech starts/stops it completes (CPU-bound: use a thread).
+
+        Args:
+            interrupting: the assistant is audible, so speech must last `INTERRUPTION_MS` to start a turn.
+        """
         self._buffer.extend(pcm)
         if self._detector is None:
             return []
+        self._detector.min_speech_ms = INTERRUPTION_MS if interrupting else 0
         events = []
         for event in self._detector.feed(pcm):
             at_ms = self._detector_origin_ms + event.audio_ms
@@ -104,3 +113,27 @@ class InputAudio:
         start_ms = self._speech_start_ms if self._speech_start_ms is not None else self._buffer_start_ms
         start = max(0, (start_ms - self._buffer_start_ms) * BYTES_PER_MS)
         return start, max(start, (end_ms - self._buffer_start_ms) * BYTES_PER_MS)
+
+
+class PlaybackClock:
+    """Until when the client is probably still playing the assistant's audio.
+
+    The client plays audio as it arrives, in real time, so what was sent ends about its duration after
+    the first delta (or after the previous audio ends, whichever is later).
+    """
+
+    def __init__(self, tail_ms: int = 300) -> None:
+        self._tail_s = tail_ms / 1000
+        self._until = 0.0
+
+    def sent(self, audio_ms: int) -> None:
+        """`audio_ms` more milliseconds of assistant audio went to the client now."""
+        self._until = max(self._until, time.monotonic()) + audio_ms / 1000
+
+    def stopped(self) -> None:
+        """The client stopped playing (the user interrupted, or it truncated the item)."""
+        self._until = 0.0
+
+    def audible(self) -> bool:
+        """True while sent audio may still be playing, or ended less than `tail_ms` ago."""
+        return time.monotonic() < self._until + self._tail_s

@@ -26,7 +26,7 @@ from local_realtime.brain import Entry, tool_specs
 from local_realtime.conversation import Conversation, new_id, normalize_item
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
-from local_realtime.input_audio import InputAudio, SpeechEvent
+from local_realtime.input_audio import BYTES_PER_MS, InputAudio, PlaybackClock, SpeechEvent
 from local_realtime.response import Response
 from local_realtime.session import ResponseSettings, SessionConfig
 from local_realtime.speculation import Speculation
@@ -69,6 +69,7 @@ class Connection:
         self._config = SessionConfig(model=query.get("model", [engine.model])[0])
         self._conversation = Conversation(self._config.instructions)
         self._audio = InputAudio()
+        self._playback = PlaybackClock()
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._response: Response | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -127,6 +128,8 @@ class Connection:
     def _emit(self, event: dict[str, Any]) -> None:
         """Queue one server event; it is serialized now, so later changes to its dicts do not leak."""
         logger.debug("-> %s", event["type"])
+        if event["type"] == "response.output_audio.delta":
+            self._playback.sent(len(event["delta"]) * 3 // 4 // BYTES_PER_MS)
         self._outbox.put_nowait(json.dumps({"event_id": new_id("event"), **event}))
 
     def _error(self, exc: ProtocolError) -> None:
@@ -169,7 +172,7 @@ class Connection:
                 self._config = config
                 self._emit({"type": "session.updated", "session": config.to_wire()})
             case events.AudioAppend(audio=audio):
-                for speech in await asyncio.to_thread(self._audio.append, audio):
+                for speech in await asyncio.to_thread(self._audio.append, audio, self._assistant_speaking()):
                     self._on_speech(speech)
             case events.AudioCommit():
                 if self._audio.duration_ms < 100:
@@ -187,6 +190,7 @@ class Connection:
                 item, audio = normalize_item(raw)
                 self._add_user_item(item, previous_id, audio)
             case events.ItemTruncate(item_id=item_id, content_index=index, audio_end_ms=end_ms):
+                self._playback.stopped()
                 self._conversation.truncate(item_id, index, end_ms)
                 self._emit(
                     {
@@ -248,6 +252,7 @@ class Connection:
             )
             if self._response is not None and detection is not None and detection.interrupt_response:
                 self._response.cancel("turn_detected")
+            self._playback.stopped()  # the client stops playing at speech_started
             return
         item_id = self._speech_item_id or new_id("item")
         self._speech_item_id = None
@@ -256,6 +261,11 @@ class Connection:
         self._commit(item_id, self._audio.take_speech(speech.audio_ms), speculation)
         if detection is not None and detection.create_response and self._response is None:
             self._start_response(ResponseSettings.build(self._config, {}))
+
+    def _assistant_speaking(self) -> bool:
+        """The assistant's turn is under way (a response, its audio still playing, or a tool call between
+        two responses): speech must then last `INTERRUPTION_MS` to interrupt it."""
+        return self._response is not None or self._playback.audible() or self._conversation.awaiting_answer()
 
     def _speculate(self, speech: SpeechEvent) -> None:
         """At a pause, start on the turn (transcript, then the brain's prompt); drop that when speech resumes."""

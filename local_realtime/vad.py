@@ -25,6 +25,8 @@ CONTEXT_SAMPLES = 64  # Silero v5+ expects the previous window's last 64 samples
 FRAME_MS = FRAME_SAMPLES * 1000 // MODEL_RATE_HZ
 # Hysteresis, as in Silero's own VADIterator: speech ends only below threshold - 0.15.
 HYSTERESIS = 0.15
+ONSET_GAP_MS = 400
+"""With `min_speech_ms`, a pause up to this long (a comma's) does not restart the count."""
 
 
 class MissingVadModel(FileNotFoundError):
@@ -77,6 +79,9 @@ class VoiceActivityDetector:
         silence_duration_ms: silence needed after speech before `speech_stopped` is emitted.
         pause_ms: silence after which `speech_paused` is emitted (the turn may be over: work on it can
             start); default a third of `silence_duration_ms`, at most 160 ms.
+        min_speech_ms: speech must last this long before `speech_started` (still placed at its onset);
+            a shorter burst (a cough, a click) is ignored. May be changed between `feed` calls: the
+            engine raises it while the assistant speaks, so only real speech interrupts.
 
     Raises:
         MissingVadModel: if the Silero ONNX model is not installed.
@@ -88,6 +93,7 @@ class VoiceActivityDetector:
         prefix_padding_ms: int = 300,
         silence_duration_ms: int = 500,
         pause_ms: int | None = None,
+        min_speech_ms: int = 0,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -97,6 +103,7 @@ class VoiceActivityDetector:
         self.prefix_padding_ms = prefix_padding_ms
         self.silence_duration_ms = silence_duration_ms
         self.pause_ms = min(160, silence_duration_ms // 3) if pause_ms is None else pause_ms
+        self.min_speech_ms = min_speech_ms
         self._stop_below = max(0.01, threshold - HYSTERESIS)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # a 32 ms frame is too small to share across threads
@@ -116,6 +123,8 @@ class VoiceActivityDetector:
         self._context = np.zeros((1, CONTEXT_SAMPLES), dtype=np.float32)
         self._frames = 0
         self._in_speech = False
+        self._onset_ms: int | None = None  # where speech not yet long enough to count began
+        self._last_speech_ms = 0
         self._paused = False
         self._silence_since_ms: int | None = None
         self._last_stop_ms = 0
@@ -149,6 +158,23 @@ class VoiceActivityDetector:
                 events.append(event)
         return events
 
+    def _onset(self, probability: float, start_ms: int, end_ms: int) -> VadEvent | None:
+        """Outside speech: `speech_started` once speech has gone on for `min_speech_ms` (through pauses
+        shorter than `ONSET_GAP_MS`, such as a comma's); a shorter burst is dropped."""
+        if probability < self.threshold:
+            if self._onset_ms is not None and end_ms - self._last_speech_ms > ONSET_GAP_MS:
+                self._onset_ms = None
+            return None
+        onset = start_ms if self._onset_ms is None else self._onset_ms
+        self._last_speech_ms = end_ms
+        if end_ms - onset < self.min_speech_ms:
+            self._onset_ms = onset
+            return None
+        self._in_speech, self._onset_ms = True, None
+        self._silence_since_ms = None
+        # Padding never reaches back into the previous utterance, already handed over at its stop.
+        return VadEvent("speech_started", max(self._last_stop_ms, onset - self.prefix_padding_ms))
+
     def _probability(self, frame: np.ndarray) -> float:
         x = np.concatenate([self._context, frame.reshape(1, FRAME_SAMPLES)], axis=1)
         out, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._sr})
@@ -160,12 +186,7 @@ class VoiceActivityDetector:
         self._frames += 1
         end_ms = self._frames * FRAME_MS
         if not self._in_speech:
-            if probability >= self.threshold:
-                self._in_speech = True
-                self._silence_since_ms = None
-                # Padding never reaches back into the previous utterance, already handed over at its stop.
-                return VadEvent("speech_started", max(self._last_stop_ms, start_ms - self.prefix_padding_ms))
-            return None
+            return self._onset(probability, start_ms, end_ms)
         if probability >= self.threshold:
             self._silence_since_ms = None
             if self._paused:

@@ -365,6 +365,26 @@ async def test_speech_while_answering_interrupts_the_response(slow_peer: tuple[P
     assert types(rest)[-3:] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
 
 
+async def test_a_short_burst_while_answering_does_not_interrupt(slow_peer: tuple[Peer, SlowBrain]) -> None:
+    """A 195 ms "Hey" (the VAD hears it as speech: a cough, a "yeah") over the reply starts no turn."""
+    peer, brain = slow_peer
+    await peer.update(
+        {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "create_response": False}}}}
+    )
+    await peer.say("talk for a long time")
+    await peer.send({"type": "response.create"})
+    await peer.until("response.output_audio.delta")
+    for chunk in chunks(silence(300) + synthesize("Hey", "piper") + silence(900), 40):
+        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+    await peer.send({"type": "input_audio_buffer.clear"})  # answered after every append before it
+    events = await peer.until("input_audio_buffer.cleared", timeout_s=10)
+    assert "input_audio_buffer.speech_started" not in types(events)
+    assert not brain.stopped.is_set()
+    await peer.send({"type": "response.cancel"})
+    done = (await peer.until("response.done", timeout_s=5))[-1]
+    assert done["response"]["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+
+
 async def test_flood_of_bad_events_gets_one_error_each_and_the_session_goes_on(peer: Peer) -> None:
     bad: list[str | bytes] = [
         "{not json",

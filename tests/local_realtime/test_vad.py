@@ -143,3 +143,13 @@ def test_a_pause_comes_before_the_stop_and_speech_after_it_resumes_the_turn(comm
 def test_out_of_range_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         VoiceActivityDetector(**kwargs)  # type: ignore[arg-type]
+
+
+def test_with_a_minimum_a_short_burst_starts_no_turn_and_speech_starts_at_its_onset(command: bytes) -> None:
+    burst = synthesize("Hey", "piper")  # about 200 ms, heard as speech
+    stream = silence(1000) + burst + silence(1500) + command + silence(1500)
+    assert [e.kind for e in feed_all(VoiceActivityDetector(), stream)][:2] == ["speech_started", "speech_stopped"]
+    guarded = feed_all(VoiceActivityDetector(min_speech_ms=300, prefix_padding_ms=0), stream)
+    assert [e.kind for e in guarded] == ["speech_started", "speech_stopped"]  # the command only
+    unguarded = feed_all(VoiceActivityDetector(prefix_padding_ms=0), stream)
+    assert guarded == unguarded[2:]  # placed at the command's onset, not 300 ms later
