@@ -124,7 +124,11 @@ class Speaker:
         outdata[: len(chunk)] = chunk
         outdata[len(chunk) :] = b"\x00" * (wanted - len(chunk))
         if self._echo is not None:
-            self._echo.far_end(bytes(outdata), _delay_s(timing.outputBufferDacTime, timing.currentTime))
+            try:
+                self._echo.far_end(bytes(outdata), _delay_s(timing.outputBufferDacTime, timing.currentTime))
+            except RuntimeError as exc:  # an exception here would stop the stream: play on without it
+                logger.warning("echo cancellation off: %s", exc)
+                self._echo = None
 
 
 class Microphone:
@@ -160,7 +164,11 @@ class Microphone:
     def _capture(self, indata: Any, frames: int, timing: Any, status: sd.CallbackFlags) -> None:
         pcm = bytes(indata)
         if self._echo is not None:
-            pcm = self._echo.near_end(pcm, _delay_s(timing.currentTime, timing.inputBufferAdcTime))
+            try:
+                pcm = self._echo.near_end(pcm, _delay_s(timing.currentTime, timing.inputBufferAdcTime))
+            except RuntimeError as exc:  # an exception here would stop the stream: listen on without it
+                logger.warning("echo cancellation off: %s", exc)
+                self._echo = None
         self._loop.call_soon_threadsafe(self._put, pcm)  # never block the audio thread
 
     def _put(self, pcm: bytes) -> None:

@@ -24,6 +24,8 @@ SAMPLE_RATE_HZ = 24_000
 FRAME_SAMPLES = SAMPLE_RATE_HZ // 100
 """WebRTC processes 10 ms frames."""
 FRAME_BYTES = FRAME_SAMPLES * 2
+MAX_DELAY_MS = 500
+"""The longest playback-to-capture delay WebRTC accepts as a hint (it refuses more)."""
 
 
 class EchoCanceller:
@@ -76,9 +78,12 @@ class EchoCanceller:
         Returns:
             PCM16 mono 24 kHz bytes, whole 10 ms frames only: a partial frame is held for the next
             call, so the output lags the input by less than 10 ms and has the same total length.
+
+        Raises:
+            RuntimeError: the WebRTC module refused a frame (the caller should pass the audio on as it is).
         """
         with self._lock:
-            delay_ms = int((self._output_delay_s + max(input_delay_s, 0.0)) * 1000)
+            delay_ms = min(int((self._output_delay_s + max(input_delay_s, 0.0)) * 1000), MAX_DELAY_MS)
             self._near.extend(pcm)
             cleaned = bytearray()
             started = time.perf_counter()

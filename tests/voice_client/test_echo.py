@@ -71,3 +71,9 @@ def test_the_users_voice_comes_through_while_the_assistant_speaks(reply: np.ndar
     assert _power_db(cleaned[span]) - echo_only > 30, (
         "the user's voice does not stand out from what is left of the echo"
     )
+
+
+def test_a_delay_beyond_what_webrtc_accepts_is_capped_not_an_error() -> None:
+    canceller = EchoCanceller()
+    canceller.far_end(bytes(2 * FRAME_BYTES), output_delay_s=0.9)  # PortAudio under load reports such times
+    assert canceller.near_end(bytes(2 * FRAME_BYTES), input_delay_s=0.9) == bytes(2 * FRAME_BYTES)
