@@ -178,3 +178,23 @@ def test_console_log_masks_credentials_and_keeps_library_tracebacks_to_one_line(
     line = logging.Formatter().format(record)
     assert line == "send with *** failed (ConnectionResetError; LOG_LEVEL=DEBUG shows the traceback)"
     assert "Traceback" not in line and "sk-secret" not in line
+
+
+async def test_a_sound_server_with_no_devices_gives_one_line_and_typed_chat(tmp_path: Path) -> None:
+    """PulseAudio up with no sink and no source (ALSA lists its devices; they will not open)."""
+    from tests.virtual_audio import VirtualAudio
+
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", where=lambda e: e["session"]["output_modalities"] == ["text"], reply=session_updated),
+    ]
+    with VirtualAudio(devices=False) as audio:
+        async with RealtimePeer(script) as peer:
+            process = await _start(tmp_path, "--no-library", "--realtime-url", peer.url, **audio.env)
+            async with asyncio.timeout(60):
+                out, err = await process.communicate(b"")  # end of input at once
+            await peer.finished()
+    text = out.decode() + err.decode()
+    assert process.returncode == 0, text
+    assert "No microphone or speaker found: type what you would say" in text
+    assert "Traceback" not in text and "PortAudioError" not in text and "host error" not in text
