@@ -73,6 +73,7 @@ bench: setup
 	$(PY) benchmarks/local_engine_bench.py
 	$(PY) benchmarks/answer_bench.py
 	$(PY) benchmarks/voice_latency_bench.py
+	$(PY) benchmarks/echo_bench.py
 
 clean:
 	rm -rf $(VENV) tools/node_modules .index .pytest_cache
