@@ -55,12 +55,14 @@ def open_library(config: Config) -> Any:
 
 
 def serve(config: Config, transport: str, with_library: bool) -> None:
-    """Build the server and run it on stdio or HTTP until interrupted."""
+    """Build the server and run it on stdio or HTTP until interrupted; it answers at once, while the library
+    (if any) opens in the background."""
+    from mcp_server.library_loader import LibraryLoader
     from mcp_server.server import build_server
 
-    library = open_library(config) if with_library else None
+    library = LibraryLoader(lambda: open_library(config)) if with_library else None  # opens in the background
     if library is not None and config.index_on_start:
-        library.start_background_index()
+        library.when_open(lambda opened: opened.start_background_index())
     mcp = build_server(config, library)
     if transport == "stdio":
         mcp.run("stdio")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcp_server.sources import Source
+
 MAX_PASSAGE_CHARS = 1500
 """Passages in results are trimmed to this many characters; `read_passage` pages through the rest."""
 
@@ -66,3 +68,17 @@ class Passage:
 def cut_at_word(text: str, max_chars: int) -> str:
     """`text` if it fits in `max_chars`, else its first `max_chars` cut back to a whole word, plus " ..."."""
     return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " ..."
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Sentences quoted from one document, in document order, that bear on the question."""
+
+    document_id: str
+    title: str
+    source: Source
+    """"library" or "workspace" (a note in the user's workspace; `file_operation` reads it)."""
+    heading: str
+    text: str
+    score: float
+    """Relevance of its best unit to the question: cosine similarity plus shared-word share; higher is better."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import Stemmer
 
-from mcp_server.citations import Hit
+from mcp_server.citations import Evidence, Hit
 from mcp_server.embedder import Embedder
-from mcp_server.sources import Source, source_of, workspace_name
+from mcp_server.sources import source_of, workspace_name
 
 MAX_UNITS = 5
 """Units quoted in all: the best `CORE_UNITS`, then their neighbours or the next best, while `MAX_CHARS` allows."""
@@ -42,20 +42,6 @@ _WHOLE_ITEM_CHARS = 240
 _PLAIN_HEADING = re.compile(r"^[A-Z][\w'’-]*(?: [\w'’&-]+){0,3}$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Sentences quoted from one document, in document order, that bear on the question."""
-
-    document_id: str
-    title: str
-    source: Source
-    """"library" or "workspace" (a note in the user's workspace; `file_operation` reads it)."""
-    heading: str
-    text: str
-    score: float
-    """Relevance of its best unit to the question: cosine similarity plus shared-word share; higher is better."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from mcp_server.embedder import Embedder
 from mcp_server.keyword_index import KeywordIndex, keyword_text
 from mcp_server.ranking import cite, distinct, fuse, neighbour_ids, stored_span, widen
 from mcp_server.records import (
+    MAX_READ_CHARS,
     DocumentInfo,
     EmptyLibrary,
     EmptyQuery,
@@ -39,7 +40,6 @@ from mcp_server.sources import Source, Sources, closest, source_of, workspace_id
 
 logger = logging.getLogger(__name__)
 
-MAX_READ_CHARS = 4000
 """Longest text one `read_passage` call returns."""
 _EMBED_BATCH = 64
 

@@ -10,10 +10,11 @@ of the library's documents (`search_description`), refreshed when the library ch
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio.from_thread
 import anyio.to_thread
@@ -23,10 +24,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, TypeAdapter
 
-from mcp_server.citations import Answer, Hit, Passage
-from mcp_server.evidence import Evidence, render, select
-from mcp_server.library import MAX_READ_CHARS, Library
+from mcp_server.citations import Answer, Evidence, Hit, Passage
+from mcp_server.library_loader import LibraryLoader, LibraryUnavailable
 from mcp_server.records import (
+    MAX_READ_CHARS,
     DocumentInfo,
     EmptyLibrary,
     EmptyQuery,
@@ -35,6 +36,9 @@ from mcp_server.records import (
     IndexReport,
     UnknownDocument,
 )
+
+if TYPE_CHECKING:
+    from mcp_server.library import Library
 
 DocumentId = Annotated[
     str, Field(description="Document id exactly as list_documents or a search hit gives it, e.g. 'walden.txt'")
@@ -62,13 +66,17 @@ class SearchResult:
     """Passages best first (keyword and meaning ranks fused); each `score` is its chunk's cosine similarity."""
 
 
-def search_description(catalogue: list[DocumentInfo]) -> str:
+def search_description(catalogue: list[DocumentInfo] | None) -> str:
     """search_library's description. Its first sentence names the library's documents by title (a small model
-    may read only that far); then what it is for, and one line per document (title, id, first sentence)."""
+    may read only that far); then what it is for, and one line per document (title, id, first sentence).
+    `catalogue` None: the library is still opening (the server announces the full description when it is)."""
+    opening, catalogue = catalogue is None, catalogue or []
     titles = "; ".join(d.title for d in catalogue[:CATALOGUE_SIZE])
     more = len(catalogue) - CATALOGUE_SIZE
     titles += f"; and {more} more" if more > 0 else ""
     library = f"their library ({titles})" if catalogue else "their library (empty)"
+    if opening:
+        library = "their library"
     first = (
         f"Search the user's own documents, {library} and their workspace notes, for the facts that answer a question."
     )
@@ -82,12 +90,31 @@ def _as_tool_errors() -> Iterator[None]:
     """Library errors become ToolErrors the model can act on (their messages name the fix)."""
     try:
         yield
-    except (UnknownDocument, EmptyLibrary, EmptyQuery, IndexMismatch, ValueError) as exc:
+    except (UnknownDocument, EmptyLibrary, EmptyQuery, IndexMismatch, LibraryUnavailable, ValueError) as exc:
         raise ToolError(str(exc)) from exc
 
 
-def register_library_tools(mcp: MCPServer, library: Library) -> None:
-    """Add index_library, list_documents, search_library, search_document, ask_document and read_passage."""
+def _opened(source: Library | LibraryLoader, ctx: Context) -> Library:
+    """The library; while a loader is still opening it, wait, with a progress notification each second
+    (in a worker thread: the tools run in threads).
+
+    Raises:
+        ToolError: the library could not be opened (the message says why).
+    """
+    if not isinstance(source, LibraryLoader):
+        return source
+    with _as_tool_errors():
+        while (library := source.wait(1.0)) is None:
+            waited = time.monotonic() - source.started_at
+            message = f"Opening the document library (loading the embedding model, {waited:.0f} s so far)"
+            anyio.from_thread.run(partial(ctx.report_progress, waited, None, message))
+    return library
+
+
+def register_library_tools(mcp: MCPServer, source: Library | LibraryLoader) -> None:
+    """Add index_library, list_documents, search_library, search_document, ask_document and read_passage.
+
+    With a `LibraryLoader` they are listed at once; a call waits for the library to open."""
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False))
@@ -106,26 +133,32 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
             message = f"{p.documents_done}/{p.documents_total} documents, {p.chunks_done} chunks embedded"
             anyio.from_thread.run(partial(ctx.report_progress, p.chunks_done, p.chunks_total, message))
 
+        library = await anyio.to_thread.run_sync(_opened, source, ctx)
         with _as_tool_errors():
             return await anyio.to_thread.run_sync(partial(library.index, report, rebuild=rebuild))
 
     @mcp.tool(annotations=read_only)
-    def list_documents() -> list[DocumentInfo]:
+    def list_documents(ctx: Context) -> list[DocumentInfo]:
         """List the documents the library search covers, with their titles: the library's, then the notes
         indexed from the workspace (ids "workspace:<path>"); id, title, format, chunks, when indexed, first line.
 
         Use it when the user asks which documents or books their library holds, or to find an id for
         search_document, ask_document or read_passage. Their workspace's files: file_operation list. What a
         document says: search_library."""
+        library = _opened(source, ctx)
         with _as_tool_errors():
             return library.list_documents()
 
     @mcp.tool(annotations=read_only, description=search_description([]))
     def search_library(
+        ctx: Context,
         query: Query,
         top_k: TopK = 5,
         document_id: Annotated[str | None, Field(description="Limit to one document id; omit for all")] = None,
     ) -> Annotated[CallToolResult, SearchResult]:
+        from mcp_server.evidence import render, select  # numpy: imported with the library, not at start-up
+
+        library = _opened(source, ctx)
         with _as_tool_errors():
             hits = library.search(query, top_k=top_k, document_id=document_id)
         evidence = select(query, hits, library.embedder)
@@ -136,14 +169,16 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
         )
 
     @mcp.tool(annotations=read_only)
-    def search_document(document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[Hit]:
+    def search_document(ctx: Context, document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[Hit]:
         """Search inside one document whose id you already know (from list_documents or a search hit);
         passages best first, each scored by its chunk's cosine similarity. Without an id, use search_library."""
+        library = _opened(source, ctx)
         with _as_tool_errors():
             return library.search(query, top_k=top_k, document_id=document_id)
 
     @mcp.tool(annotations=read_only)
     def ask_document(
+        ctx: Context,
         document_id: DocumentId,
         question: Annotated[str, Field(description="The user's question about this document")],
     ) -> Answer:
@@ -151,11 +186,13 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
         and answer_hint, the single sentence quoted from them that matches the question best.
 
         Base your answer only on these passages and cite the title; if they do not answer it, say so."""
+        library = _opened(source, ctx)
         with _as_tool_errors():
             return library.ask(document_id, question)
 
     @mcp.tool(annotations=read_only)
     def read_passage(
+        ctx: Context,
         document_id: DocumentId,
         char_start: Annotated[int, Field(ge=0, description="Character offset to start at, e.g. a hit's char_start")],
         length: Annotated[int, Field(ge=1, le=MAX_READ_CHARS, description="Characters to return")] = 1500,
@@ -163,5 +200,6 @@ def register_library_tools(mcp: MCPServer, library: Library) -> None:
         """Read a document's text from a character offset, for "read me more" or "read that part".
 
         Continue with next_char_start (None at the end of the document)."""
+        library = _opened(source, ctx)
         with _as_tool_errors():
             return library.read_passage(document_id, char_start, length)

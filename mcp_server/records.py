@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from mcp_server.citations import cut_at_word
 from mcp_server.documents import INDEX_FORMAT, ParsedDocument
-from mcp_server.evidence import units
 from mcp_server.sources import Source, source_of
 
 if TYPE_CHECKING:
     from mcp_server.library import Library
+
+MAX_READ_CHARS = 4000
+"""The most characters `read_passage` returns at once."""
 
 
 class UnknownDocument(LookupError):
@@ -116,6 +118,8 @@ def record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
 
 def _summary(parsed: ParsedDocument, max_chars: int = 90) -> str:
     """The first sentence or line after the title, cut at a word to about `max_chars`."""
+    from mcp_server.evidence import units  # numpy: not needed to list the library's tools
+
     for unit in units(parsed.text[:2000]):
         text = unit.text
         if text.strip().lower() != parsed.title.strip().lower():

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 from mcp.server import MCPServer
@@ -29,9 +29,13 @@ from pydantic import BaseModel, Field
 from mcp_server.audit import AuditLog
 from mcp_server.config import Config
 from mcp_server.file_operation import FileResult, Operation, run_file_operation
+from mcp_server.library_loader import LibraryLoader, open_now
 from mcp_server.scripts import InvalidScript, Script, ScriptLibrary, ScriptSessions, UnknownScript, UnknownStage
 from mcp_server.sources import closest, workspace_name
 from mcp_server.workspace import Frame, MissingFile, Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    from mcp_server.library import Library
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +57,21 @@ class ScriptResult(BaseModel):
     message: str
 
 
+LIBRARY_START_DELAY_S = 1.0
+"""How long after the first tools/list the library starts opening (a library call starts it at once)."""
+
+
 class AssistantServer(MCPServer):
     """`MCPServer` whose resources/list also names each workspace file and script, and whose tools/list
     describes search_library with the library's current catalogue (all of these change at run time)."""
 
-    def __init__(self, workspace: Workspace, scripts: ScriptLibrary, library: Any | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        scripts: ScriptLibrary,
+        library: Library | LibraryLoader | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.workspace = workspace
         self.scripts = scripts
@@ -72,7 +86,11 @@ class AssistantServer(MCPServer):
             return tools
         from mcp_server.library_tools import search_description
 
-        catalogue = await anyio.to_thread.run_sync(self.library.catalogue)
+        library = open_now(self.library)
+        catalogue = None if library is None else await anyio.to_thread.run_sync(library.catalogue)
+        if isinstance(self.library, LibraryLoader) and library is None:
+            # Not now: the import would hold the GIL while this answer and the client's next requests are sent.
+            self._loop.call_later(LIBRARY_START_DELAY_S, self.library.start)
         return [
             t.model_copy(update={"description": search_description(catalogue)}) if t.name == "search_library" else t
             for t in tools
@@ -127,8 +145,9 @@ def client_key(ctx: Context) -> str:
     return "default"
 
 
-def build_server(config: Config, library: Any | None = None) -> AssistantServer:
-    """The assistant's MCP server over `config`'s folders; library tools when `library` is given."""
+def build_server(config: Config, library: Library | LibraryLoader | None = None) -> AssistantServer:
+    """The assistant's MCP server over `config`'s folders; library tools when `library` is given (a
+    `LibraryLoader` lets the server answer before the library is open)."""
     workspace = Workspace(config.workspace_dir, config.max_write_bytes)
     scripts = ScriptLibrary(config.scripts_dir)
     sessions = ScriptSessions(config.state_dir)
@@ -150,7 +169,15 @@ def build_server(config: Config, library: Any | None = None) -> AssistantServer:
         from mcp_server.library_tools import register_library_tools
 
         register_library_tools(mcp, library)
-        library.on_change = mcp.announce_tools_changed
+
+        def attach(opened: Library) -> None:
+            opened.on_change = mcp.announce_tools_changed
+            mcp.announce_tools_changed()  # search_library's description now names the documents
+
+        if isinstance(library, LibraryLoader):
+            library.when_open(attach)
+        else:
+            library.on_change = mcp.announce_tools_changed
     return mcp
 
 
@@ -295,11 +322,12 @@ def _add_resources(mcp: MCPServer, workspace: Workspace, scripts: ScriptLibrary)
             return json.dumps(scripts.get(name).model_dump(), indent=2)
 
 
-def _missing(missing: MissingFile, workspace: Workspace, library: Any | None) -> str:
+def _missing(missing: MissingFile, workspace: Workspace, library: Library | LibraryLoader | None) -> str:
     """The message for a workspace file that does not exist: the closest names in the workspace and library."""
     filename = missing.filename
     names = {name: name for name, _ in workspace.list_files()}
     found = [f"{name} (workspace)" for name in closest(filename, names)]
+    library = open_now(library)
     if library is not None:
         for document in library.closest(filename):
             name = workspace_name(document.document_id)
@@ -314,7 +342,9 @@ def _missing(missing: MissingFile, workspace: Workspace, library: Any | None) ->
     return f"{filename!r} does not exist. Closest: {'; '.join(found[:4])}."
 
 
-def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSessions, library: Any | None) -> None:
+def _add_file_tool(
+    mcp: MCPServer, workspace: Workspace, sessions: ScriptSessions, library: Library | LibraryLoader | None
+) -> None:
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False))
     async def file_operation(
         operation: Annotated[Operation, Field(description="What to do")],
@@ -338,12 +368,9 @@ def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSession
         insert (before line_number), replace (literal find/replace of pattern; dry_run shows the diff),
         save_as (copy to new_filename), list (all files), backup, restore (undo to a backup), delete.
         Overwrites, replaces and deletes keep a backup first. Default file: output.md."""
-        state = sessions.get(client_key(ctx))
         frame = None
-        if state.script_name is not None and operation in ("create", "write"):
-            frame = Frame(
-                PurePosixPath(filename).stem.replace("_", " ").title(), state.script_name, date.today().isoformat()
-            )
+        if operation in ("create", "write") and (script := sessions.get(client_key(ctx)).script_name) is not None:
+            frame = Frame(PurePosixPath(filename).stem.replace("_", " ").title(), script, date.today().isoformat())
         args = dict(
             content=content,
             line_number=line_number,
@@ -366,8 +393,8 @@ def _add_file_tool(mcp: MCPServer, workspace: Workspace, sessions: ScriptSession
             except MissingFile as exc:
                 message = await anyio.to_thread.run_sync(_missing, exc, workspace, library)
                 raise ToolError(message) from exc
-        if library is not None and result.changed:
-            library.refresh(list(result.changed))  # searched again before the next query
+        if (opened := open_now(library)) is not None and result.changed:
+            opened.refresh(list(result.changed))  # searched again before the next query (or indexed on opening)
         for name in result.changed:
             with contextlib.suppress(ValueError):
                 await ctx.notify_resource_updated(f"workspace://{name}")
