@@ -74,6 +74,7 @@ bench: setup
 	$(PY) benchmarks/answer_bench.py
 	$(PY) benchmarks/voice_latency_bench.py
 	$(PY) benchmarks/echo_bench.py
+	$(PY) benchmarks/mcp_server_bench.py
 
 clean:
 	rm -rf $(VENV) tools/node_modules .index .pytest_cache
