@@ -37,6 +37,9 @@ class Detector(Protocol):
     min_speech_ms: int
     """Speech shorter than this does not start a turn (raised while the assistant speaks)."""
 
+    @property
+    def in_speech(self) -> bool: ...
+
     def feed(self, pcm: bytes) -> list[VadEvent]: ...
 
     def reset(self) -> None: ...

@@ -12,6 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+MAX_APPEND_BYTES = 15 * 2**20
+"""The most audio one `input_audio_buffer.append` may carry (decoded), as OpenAI documents."""
+MAX_FRAME_BYTES = 24 * 2**20
+"""The largest WebSocket message the engine reads (a full append in base64 fits); a bigger one closes the
+connection with 1009 (message too big), as the websockets library does."""
+
 
 class ProtocolError(ValueError):
     """A client event the engine cannot act on; becomes an `error` event, the session goes on.
@@ -118,6 +124,8 @@ def parse(frame: str | bytes) -> ClientEvent:
         raw = json.loads(frame)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError("invalid_json", f"The event is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:
+        raise ProtocolError("invalid_json", "The event is nested too deeply to parse.") from exc
     if not isinstance(raw, dict):
         raise ProtocolError("invalid_value", "An event must be a JSON object.")
     event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
@@ -146,9 +154,17 @@ def _field(raw: dict[str, Any], name: str, kind: type | tuple[type, ...], requir
 
 
 def _audio(raw: dict[str, Any], event_id: str | None) -> AudioAppend:
+    encoded = _field(raw, "audio", str)
+    if len(encoded) // 4 * 3 > MAX_APPEND_BYTES:
+        raise ProtocolError(
+            "invalid_value",
+            f"Invalid value for 'audio': {len(encoded) // 4 * 3 / 2**20:.1f} MiB in one append; at most "
+            f"{MAX_APPEND_BYTES // 2**20} MiB, send it in smaller appends.",
+            "audio",
+        )
     try:
-        audio = base64.b64decode(_field(raw, "audio", str), validate=True)
-    except binascii.Error as exc:
+        audio = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:  # ValueError: characters outside ASCII
         raise ProtocolError("invalid_value", "Invalid value for 'audio': not base64.", "audio") from exc
     if len(audio) % 2:
         raise ProtocolError("invalid_value", "Invalid value for 'audio': odd number of PCM16 bytes.", "audio")

@@ -14,9 +14,18 @@ from local_realtime.engine import Detector, DetectorFactory
 from local_realtime.session import TurnDetection
 
 BYTES_PER_MS = 48
+KEEP_MS = 2_000
+"""With VAD on and no speech in progress, at least this much of the buffer is kept (and the prefix padding
+plus a second): an onset the interruption guard confirms late reaches back less than that."""
+MAX_BUFFER_MS = 15 * 60_000
+"""The most uncommitted audio the buffer holds (without VAD the client commits it); more is refused."""
 INTERRUPTION_MS = 300
 """While the assistant is audible, speech must last this long to interrupt it: a cough, a click or a
 short burst of echo the canceller let through does not cut the reply off."""
+
+
+class BufferFull(ValueError):
+    """The input audio buffer is at `MAX_BUFFER_MS`; the message says to commit or clear it."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class InputAudio:
         self._detector: Detector | None = None
         self._detector_origin_ms = 0  # session position where the detector's clock is 0
         self._speech_start_ms: int | None = None
+        self._keep_ms = KEEP_MS
 
     @property
     def duration_ms(self) -> int:
@@ -59,6 +69,7 @@ class InputAudio:
         self._detector = new_detector(
             turn_detection.threshold, turn_detection.prefix_padding_ms, turn_detection.silence_duration_ms
         )
+        self._keep_ms = max(KEEP_MS, turn_detection.prefix_padding_ms + 1_000)
         self._detector_origin_ms = self._buffer_start_ms + self.duration_ms
 
     def append(self, pcm: bytes, interrupting: bool = False) -> list[SpeechEvent]:
@@ -66,11 +77,22 @@ class InputAudio:
 
         Args:
             interrupting: the assistant is audible, so speech must last `INTERRUPTION_MS` to start a turn.
+
+        Raises:
+            BufferFull: the buffer already holds `MAX_BUFFER_MS` of audio (nothing is added).
         """
+        if self.duration_ms + len(pcm) // BYTES_PER_MS > MAX_BUFFER_MS:
+            raise BufferFull(
+                f"The input audio buffer holds {self.duration_ms // 60_000} minutes already; commit or clear it."
+            )
         self._buffer.extend(pcm)
         if self._detector is None:
             return []
         self._detector.min_speech_ms = INTERRUPTION_MS if interrupting else 0
+        if self._speech_start_ms is None and not self._detector.in_speech and self.duration_ms > 2 * self._keep_ms:
+            drop_ms = self.duration_ms - self._keep_ms  # silence long past: it can never be part of a turn
+            del self._buffer[: drop_ms * BYTES_PER_MS]
+            self._buffer_start_ms += drop_ms
         events = []
         for event in self._detector.feed(pcm):
             at_ms = self._detector_origin_ms + event.audio_ms

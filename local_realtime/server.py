@@ -26,7 +26,7 @@ from local_realtime.brain import Entry, tool_specs
 from local_realtime.conversation import Conversation, new_id, normalize_item
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
-from local_realtime.input_audio import BYTES_PER_MS, InputAudio, PlaybackClock, SpeechEvent
+from local_realtime.input_audio import BYTES_PER_MS, BufferFull, InputAudio, PlaybackClock, SpeechEvent
 from local_realtime.response import Response
 from local_realtime.session import ResponseSettings, SessionConfig
 from local_realtime.speculation import Speculation
@@ -45,7 +45,9 @@ async def serve_engine(engine: Engine, host: str = "127.0.0.1", port: int = 0) -
     async def handle(ws: ServerConnection) -> None:
         await Connection(engine, ws).serve()
 
-    async with serve(handle, host, port, process_request=_check_path, max_size=None, compression=None) as server:
+    async with serve(
+        handle, host, port, process_request=_check_path, max_size=events.MAX_FRAME_BYTES, compression=None
+    ) as server:
         bound_port = server.sockets[0].getsockname()[1] if port == 0 else port
         url = f"ws://{host}:{bound_port}/v1"
         logger.info("local realtime engine listening on %s/realtime", url)
@@ -172,7 +174,11 @@ class Connection:
                 self._config = config
                 self._emit({"type": "session.updated", "session": config.to_wire()})
             case events.AudioAppend(audio=audio):
-                for speech in await asyncio.to_thread(self._audio.append, audio, self._assistant_speaking()):
+                try:
+                    speeches = await asyncio.to_thread(self._audio.append, audio, self._assistant_speaking())
+                except BufferFull as exc:
+                    raise ProtocolError("input_audio_buffer_full", str(exc), "audio") from exc
+                for speech in speeches:
                     self._on_speech(speech)
             case events.AudioCommit():
                 if self._audio.duration_ms < 100:

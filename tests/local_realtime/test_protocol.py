@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local_realtime.brain import BrainOutput, Entry, TextDelta, ToolSpec
 from local_realtime.engine import Engine
@@ -383,6 +384,34 @@ async def test_a_short_burst_while_answering_does_not_interrupt(slow_peer: tuple
     await peer.send({"type": "response.cancel"})
     done = (await peer.until("response.done", timeout_s=5))[-1]
     assert done["response"]["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+
+
+async def test_unusable_audio_and_deep_nesting_get_an_error_and_the_session_goes_on(peer: Peer) -> None:
+    frames = [
+        json.dumps({"type": "input_audio_buffer.append", "audio": "ÀÉÎ", "event_id": "not_ascii"}),
+        "[" * 200_000 + "]" * 200_000,
+        json.dumps({"type": "input_audio_buffer.append", "audio": "AAAA" * (5 * 2**20 + 4), "event_id": "too_big"}),
+    ]
+    for frame in frames:
+        await peer.send_raw(frame)
+    errors = [(await peer.recv())["error"] for _ in frames]
+    assert [e["code"] for e in errors] == ["invalid_value", "invalid_json", "invalid_value"]
+    assert [e["event_id"] for e in errors] == ["not_ascii", None, "too_big"]
+    assert "at most 15 MiB" in errors[2]["message"]
+    await peer.update(TEXT_SESSION)
+    await peer.say("still there?")
+    events = await peer.turn()
+    assert first(events, "response.output_text.done")["text"] == "You said: still there?"
+
+
+async def test_a_frame_over_the_size_limit_closes_with_message_too_big(url: str) -> None:
+    ws = await connect(f"{url}/realtime?model=gpt-realtime", max_size=None)  # the server closes it
+    await ws.recv()  # session.created
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * (30 * 2**20)}))
+        await ws.recv()
+    await ws.wait_closed()
+    assert ws.close_code == 1009
 
 
 async def test_flood_of_bad_events_gets_one_error_each_and_the_session_goes_on(peer: Peer) -> None:
