@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+import re2
 
 ALLOWED_SUFFIXES = (".md", ".markdown", ".txt")
 _BACKUPS = ".backups"
@@ -191,18 +194,16 @@ class Workspace:
     ) -> tuple[int, str]:
         """Replace every occurrence of `pattern` (literal unless `regex`); returns (count, unified diff).
 
-        With `dry_run` nothing is written. Raises WorkspaceError when the pattern is empty, invalid
-        or not found.
+        With `dry_run` nothing is written. A regular expression runs in linear time (RE2), so no pattern
+        can stall the server. Raises WorkspaceError when the pattern is empty, invalid (backreferences
+        and lookaround included) or not found.
         """
         if not pattern:
             raise WorkspaceError("pattern must not be empty.")
         target = self.resolve(filename)
         with self._locked(target):
             old = self._text(target, filename)
-            try:
-                compiled = re.compile(pattern if regex else re.escape(pattern))
-            except re.error as exc:
-                raise WorkspaceError(f"Invalid regular expression {pattern!r}: {exc}.") from exc
+            compiled = _linear_regex(pattern) if regex else re.compile(re.escape(pattern))
             new, count = compiled.subn(replacement if regex else (lambda _m: replacement), old)
             if count == 0:
                 raise WorkspaceError(f"{pattern!r} was not found in {filename!r}; read the file to check.")
@@ -301,6 +302,25 @@ class Workspace:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _linear_regex(pattern: str) -> Any:
+    """`pattern` compiled by RE2, whose matching time is linear in the text (Python's `re` backtracks:
+    `(a+)+$` on 40 characters would run for days, holding the GIL and so the whole server).
+
+    Raises:
+        WorkspaceError: the pattern is invalid or uses what RE2 cannot run in linear time.
+    """
+    options = re2.Options()
+    options.log_errors = False  # the error is the caller's, not a line on the server's stderr
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise WorkspaceError(
+            f"Invalid regular expression {pattern!r}: {reason}. Patterns run in linear time (RE2): "
+            "no backreferences or lookaround."
+        ) from None
 
 
 def write_atomically(target: Path, data: bytes, exclusive: bool = False) -> None:

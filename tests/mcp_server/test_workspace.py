@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,29 @@ async def test_every_tool_call_leaves_an_audit_line(config: Config) -> None:
     assert '"tool": "file_operation"' in lines[0] and '"outcome": "ok"' in lines[0]
     assert "(5000 chars)" in lines[0] and "x" * 300 not in lines[0]
     assert '"outcome": "error"' in lines[1] and "duration_ms" in lines[1]
+
+
+async def test_regex_replace_uses_groups_and_refuses_backreferences(config: Config) -> None:
+    async with Client(build_server(config)) as client:
+        await _op(client, operation="write", filename="r.md", content="hello world\n")
+        swapped = await _op(
+            client, operation="replace", filename="r.md", pattern=r"(\w+) (\w+)", replacement=r"\2 \1", regex=True
+        )
+        refused = await _op(client, operation="replace", filename="r.md", pattern=r"(o)\1", replacement="x", regex=True)
+    assert not swapped.is_error and (config.workspace_dir / "r.md").read_text() == "world hello\n"
+    assert refused.is_error and "no backreferences or lookaround" in refused.content[0].text
+
+
+async def test_a_catastrophic_regex_neither_hangs_nor_holds_up_another_client(config: Config) -> None:
+    """`(a+)+$` on 30 a's and a b backtracks for about a minute in Python's `re`, holding the GIL (so the
+    whole server); each more character doubles it."""
+    Workspace(config.workspace_dir).write("trap.md", "a" * 30 + "b\n")
+    server = build_server(config)
+    async with Client(server) as attacker, Client(server) as bystander, asyncio.timeout(30):
+        trap = asyncio.create_task(
+            _op(attacker, operation="replace", filename="trap.md", pattern="(a+)+$", replacement="x", regex=True)
+        )
+        listed = await _op(bystander, operation="list")
+        trapped = await trap
+    assert not listed.is_error
+    assert trapped.is_error and "was not found" in trapped.content[0].text
