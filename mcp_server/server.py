@@ -134,10 +134,19 @@ def _as_tool_errors() -> Iterator[None]:
 
 
 def client_key(ctx: Context) -> str:
-    """Who is calling, stable across reconnects: the `X-Client-Id` header, else the MCP client name."""
+    """Whose script state a call reads and writes, so that two users never share one by accident:
+
+    1. the `X-Client-Id` header, an identity the client chooses (the voice client sends a random one per
+       run): kept across reconnects and server restarts;
+    2. else the MCP session (streamable HTTP): one conversation, even when clients share the SDK's
+       default name;
+    3. else (stdio, in memory: the process serves one client) the MCP client name, kept across restarts.
+    """
     headers = ctx.headers or {}
     if headers.get("x-client-id"):
         return "id-" + headers["x-client-id"]
+    if headers.get("mcp-session-id"):  # the transport answers 404 to an id it did not issue
+        return "session-" + headers["mcp-session-id"]
     with contextlib.suppress(AttributeError, ValueError):
         params = ctx.session.client_params
         if params is not None and params.client_info.name:

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 
 from voice_client.config import Config
+
+CLIENT_INFO = mcp_types.Implementation(name="realtime-mcp-assistant-voice", version="0.1.0")
+"""How the voice client names itself to the MCP server (not the SDK's default "mcp")."""
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +133,7 @@ class McpTools:
         self._changes: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue(maxsize=1)
         self._owner: asyncio.Task[None] | None = None
         self._startup_error: BaseException | None = None
+        self._client_id = uuid.uuid4().hex
 
     @property
     def definitions(self) -> list[dict[str, Any]]:
@@ -237,20 +242,21 @@ class McpTools:
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> Client:
         config = self._config
-        headers = {"Authorization": f"Bearer {config.mcp_auth_token}"} if config.mcp_auth_token else {}
-        handler = self._on_message
+        # Our own identity, kept across reconnects: the server keys this user's script state by it (clients
+        # that share the SDK's default name would otherwise share one script).
+        headers = {"X-Client-Id": self._client_id}
+        if config.mcp_auth_token:
+            headers["Authorization"] = f"Bearer {config.mcp_auth_token}"
+        options: dict[str, Any] = {"message_handler": self._on_message, "client_info": CLIENT_INFO}
         if config.mcp_transport == "stdio":
             command, *args = config.mcp_command
-            params = StdioServerParameters(command=command, args=args, env=dict(config.mcp_env))
-            return Client(params, message_handler=handler)
+            return Client(StdioServerParameters(command=command, args=args, env=dict(config.mcp_env)), **options)
         if config.mcp_transport == "sse":
-            return Client(
-                sse_client(config.mcp_url, headers=headers, timeout=10, sse_read_timeout=300), message_handler=handler
-            )
+            return Client(sse_client(config.mcp_url, headers=headers, timeout=10, sse_read_timeout=300), **options)
         http = await stack.enter_async_context(
             httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), follow_redirects=True)
         )
-        return Client(streamable_http_client(config.mcp_url, http_client=http), message_handler=handler)
+        return Client(streamable_http_client(config.mcp_url, http_client=http), **options)
 
     async def _refresh(self, client: Client, announce: bool) -> None:
         tools = (await client.list_tools()).tools

@@ -63,3 +63,17 @@ async def test_bearer_token_is_sent_and_required(tmp_path: Path) -> None:
             async with McpTools(_client(tmp_path, MCP_SERVER_URL=base + "/mcp", MCP_CONNECT_TIMEOUT_S="1")):
                 pass
     assert (server.workspace_dir / "authorized.md").exists()
+
+
+async def test_two_voice_clients_on_one_server_keep_their_own_script(tmp_path: Path, config: ServerConfig) -> None:
+    """Both use the same client name; the server keys script state by the id each voice client sends."""
+    with running_mcp_server(config) as base:
+        settings = {"MCP_TRANSPORT": "http", "MCP_SERVER_URL": base + "/mcp"}
+        async with McpTools(_client(tmp_path, **settings)) as first, McpTools(_client(tmp_path, **settings)) as second:
+            await first.call("load_script", json.dumps({"script_name": "blog_writer"}))
+            others = json.loads((await second.call("get_script_state", "{}")).output)
+            moved = await second.call("next_stage", "{}")
+            mine = json.loads((await first.call("get_script_state", "{}")).output)
+    assert others.get("script_name") is None, others
+    assert moved.is_error  # no script is loaded for the second user
+    assert (mine["script_name"], mine["current_stage"]) == ("blog_writer", "discovery")
