@@ -42,6 +42,12 @@ class Config:
     """Largest content one write may produce (`MAX_WRITE_BYTES`)."""
     index_on_start: bool = True
     """Index a stale or empty library in the background at start-up (`INDEX_ON_START`)."""
+    max_sessions: int = 1000
+    """Open MCP sessions over HTTP at most (`MCP_MAX_SESSIONS`); past it a legacy `initialize` gets 503.
+    Clients on the 2026-07-28 protocol hold no session and are never refused."""
+    session_idle_s: float = 300.0
+    """An HTTP session with no request in flight for this long is ended (`MCP_SESSION_IDLE_S`), so sessions
+    opened and abandoned, even by a flood, free their place within minutes."""
     log_level: str = "INFO"
     """Logging level name (`LOG_LEVEL`)."""
 
@@ -98,6 +104,8 @@ class Config:
             embedding_model=env.get("EMBEDDING_MODEL") or None,
             max_write_bytes=integer("MAX_WRITE_BYTES", 1_000_000, 1, 100_000_000),
             index_on_start=(env.get("INDEX_ON_START") or "1").lower() not in {"0", "false", "no"},
+            max_sessions=integer("MCP_MAX_SESSIONS", 1000, 1, 1_000_000),
+            session_idle_s=float(integer("MCP_SESSION_IDLE_S", 300, 1, 86_400)),
             log_level=level,
         )
         if problems:

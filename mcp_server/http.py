@@ -79,7 +79,13 @@ def transport_security(host: str) -> TransportSecuritySettings | None:
 def build_app(mcp: MCPServer, config: Config) -> ASGIApp:
     """A Starlette app serving `mcp` over streamable HTTP (`/mcp`) and SSE (`/sse`), plus `/health`."""
     security = transport_security(config.host)
-    streamable = mcp.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=config.host)
+    streamable = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=security,
+        host=config.host,
+        max_sessions=config.max_sessions,
+        session_idle_timeout=config.session_idle_s,
+    )
     sse = mcp.sse_app(sse_path="/sse", message_path="/messages/", transport_security=security, host=config.host)
 
     async def health(request: Request) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -97,3 +98,33 @@ async def test_stdio_transport_serves_the_same_tools(config: Config) -> None:
     assert result.structured_content["success"] is True
     assert loaded.structured_content["current_stage"] == "discovery"
     assert (config.workspace_dir / "s.md").read_text() == "hi\n"
+
+
+def _legacy_initialize(base: str) -> httpx.Response:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "flood", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    return httpx.post(base + "/mcp", json=body, headers=headers)
+
+
+async def test_a_flood_of_abandoned_sessions_locks_nobody_out_for_long(tmp_path: Path) -> None:
+    """Sessions opened and abandoned fill the cap, then free their place after the idle time; clients on the
+    sessionless 2026-07-28 protocol are never refused meanwhile."""
+    config = make_config(tmp_path, MCP_MAX_SESSIONS="20", MCP_SESSION_IDLE_S="2")
+    with running_mcp_server(config) as base:
+        codes = [_legacy_initialize(base).status_code for _ in range(30)]
+        async with Client(base + "/mcp") as modern:
+            listed = await modern.list_tools()
+        await asyncio.sleep(3)
+        again = _legacy_initialize(base)
+    assert codes.count(200) == 20 and codes.count(503) == 10, codes
+    assert listed.tools
+    assert again.status_code == 200 and again.headers.get("mcp-session-id")
