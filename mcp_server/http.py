@@ -11,6 +11,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +30,21 @@ from mcp_server.config import Config
 logger = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class QueryRedaction(logging.Filter):
+    """Access-log lines with every query value replaced by `***`: a client that puts a token in the URL
+    (`/mcp?token=...`) must not find it in the server's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path, query = args[2].split("?", 1)
+            record.args = (*args[:2], path + "?" + re.sub(r"=[^&]*", "=***", query), *args[3:])
+        return True
+
+
+_REDACTION = QueryRedaction()
 
 
 class BearerAuth:
@@ -77,7 +93,9 @@ def transport_security(host: str) -> TransportSecuritySettings | None:
 
 
 def build_app(mcp: MCPServer, config: Config) -> ASGIApp:
-    """A Starlette app serving `mcp` over streamable HTTP (`/mcp`) and SSE (`/sse`), plus `/health`."""
+    """A Starlette app serving `mcp` over streamable HTTP (`/mcp`) and SSE (`/sse`), plus `/health`; uvicorn's
+    access log (whoever serves the app) gets its query strings redacted."""
+    logging.getLogger("uvicorn.access").addFilter(_REDACTION)  # once: the same filter is not added twice
     security = transport_security(config.host)
     streamable = mcp.streamable_http_app(
         streamable_http_path="/mcp",

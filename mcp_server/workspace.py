@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,10 +26,18 @@ from typing import Any
 
 import re2
 
-ALLOWED_SUFFIXES = (".md", ".markdown", ".txt")
+from mcp_server.names import ALLOWED_SUFFIXES, BadName, check_name
+
+TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".part"
+"""A write's temp file, beside its target until the rename."""
+ORPHAN_AGE_S = 600
+"""Temp files older than this are a crashed write's leftovers, removed when a server starts."""
+LOCK_BUCKETS = 256
+"""Files hash into this many lock files under `.locks/` (bounded, whatever names are used)."""
 _BACKUPS = ".backups"
 _LOCKS = ".locks"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_STAMP = re.compile(r"\d{8}-\d{6}-\d{6}")
+"""The timestamp a backup's name carries between the file's stem and suffix."""
 _FOOTER = re.compile(r"\n*---\n\*Created on: [^*\n]+\*\n\*Script used: [^*\n]+\*\n*\Z")
 
 
@@ -86,26 +95,32 @@ class Workspace:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
         self.max_write_bytes = max_write_bytes
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Delete temp files a crashed write left (older than `ORPHAN_AGE_S`: a live write's is seconds old)."""
+        now = time.time()
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
+                    path = Path(folder) / name
+                    with contextlib.suppress(OSError):
+                        if now - path.lstat().st_mtime > ORPHAN_AGE_S:
+                            path.unlink()
 
     # -- paths -----------------------------------------------------------------------------
     def resolve(self, filename: str) -> Path:
         """Absolute path of a workspace file, after every safety check.
 
         Raises:
-            OutsideWorkspace: for empty, absolute, `..`, hidden, control-character, wrong-suffix
-                paths and for any path whose real location (symlinks followed) is outside the root.
+            OutsideWorkspace: for a name `names.check_name` refuses (empty, absolute, `..`, hidden, refused
+                characters, wrong suffix, too long or deep) and for any path whose real location
+                (symlinks followed) is outside the root.
         """
-        if not isinstance(filename, str) or not filename.strip():
-            raise OutsideWorkspace("A filename is required, e.g. 'notes.md'.")
-        if _CONTROL.search(filename) or "\\" in filename:
-            raise OutsideWorkspace(f"{filename!r} contains control characters or backslashes.")
-        pure = PurePosixPath(filename)
-        if pure.is_absolute() or filename.startswith("~"):
-            raise OutsideWorkspace(f"{filename!r} is absolute; give a path relative to the workspace.")
-        if any(part in ("..", ".") or part.startswith(".") for part in pure.parts):
-            raise OutsideWorkspace(f"{filename!r} uses '..' or a hidden name; use a plain relative path.")
-        if pure.suffix.lower() not in ALLOWED_SUFFIXES:
-            raise OutsideWorkspace(f"{filename!r} is not a markdown or text file; use .md, .markdown or .txt.")
+        try:
+            pure = check_name(filename)
+        except BadName as exc:
+            raise OutsideWorkspace(str(exc)) from None
         target = (self.root / pure).resolve()
         if not target.is_relative_to(self.root) or target == self.root:
             raise OutsideWorkspace(f"{filename!r} resolves outside the workspace.")
@@ -245,8 +260,16 @@ class Workspace:
         """Names of the backups of `filename`, oldest first."""
         rel = PurePosixPath(self.relative(self.resolve(filename)))
         folder = self.root / _BACKUPS / rel.parent
-        pattern = f"{rel.stem}.*{rel.suffix}"
-        return sorted(p.name for p in folder.glob(pattern)) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        prefix, suffix = f"{rel.stem}.", rel.suffix  # matched literally: a name may hold * or [
+        return sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.name.startswith(prefix)
+            and p.name.endswith(suffix)
+            and _STAMP.fullmatch(p.name[len(prefix) : len(p.name) - len(suffix)])
+        )
 
     def restore(self, filename: str, backup_name: str | None = None) -> str:
         """Put a backup (the newest unless named) back in place; the current file is backed up first."""
@@ -295,8 +318,8 @@ class Workspace:
     def _locked(self, target: Path) -> Iterator[None]:
         locks = self.root / _LOCKS
         locks.mkdir(exist_ok=True)
-        key = hashlib.sha256(self.relative(target).encode()).hexdigest()[:32]
-        with open(locks / f"{key}.lock", "a") as handle:
+        key = int(hashlib.sha256(self.relative(target).encode()).hexdigest(), 16) % LOCK_BUCKETS
+        with open(locks / f"{key:03d}.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -323,14 +346,28 @@ def _linear_regex(pattern: str) -> Any:
         ) from None
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # at import, before any thread could create a file meanwhile
+
+
 def write_atomically(target: Path, data: bytes, exclusive: bool = False) -> None:
     """Write `data` to `target` so a crash leaves the old or the new file: temp file, fsync, rename.
 
     With `exclusive` the file must not exist yet (hard-linked into place, so even a symlink there is
     not followed). The folder must exist. Raises OSError (FileExistsError when `exclusive` and taken).
     """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     try:
+        try:
+            mode = os.stat(target).st_mode & 0o7777  # an overwrite keeps the file's permissions
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK  # a new file gets what the user's umask gives (mkstemp's is 0600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
