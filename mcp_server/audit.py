@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -82,10 +83,15 @@ class AuditLog(ServerMiddleware[Any]):
 
     def write(self, entry: dict[str, Any]) -> None:
         """Append one entry; a failure to write is logged, never raised into the tool call."""
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC  # never through a link
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, self.path.open("a", encoding="utf-8") as out:
-                out.write(line)
+            with self._lock:
+                fd = os.open(self.path, flags, 0o666)
+                try:
+                    os.write(fd, line)  # one write of an O_APPEND file: lines from processes never interleave
+                finally:
+                    os.close(fd)
         except OSError as exc:
             logger.warning("Could not write the audit log %s: %s", self.path, exc)

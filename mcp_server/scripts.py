@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mcp_server.workspace import write_atomically
+from mcp_server.root_folder import RootFolder, write_file_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -176,31 +177,48 @@ class ScriptState:
 
 
 class ScriptSessions:
-    """Per-client script state, persisted as `<state_dir>/<client key>.json`."""
+    """Per-client script state, persisted as `<state_dir>/<client key>.json`.
+
+    `state_dir` is opened from its parent without following a link (a `.sessions` replaced by a symlink
+    to elsewhere is refused, never written through): state then starts fresh and is not saved.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
+        self._root = RootFolder(state_dir.parent)
 
     def get(self, client: str) -> ScriptState:
         """The client's state; a fresh one if none was saved or the file is unreadable."""
-        path = self._path(client)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            folder = self._root.open_folder((self.state_dir.name,))
+            try:
+                data = json.loads(self._root.read(folder, self._name(client)).decode("utf-8"))
+            finally:
+                os.close(folder)
             return ScriptState(**{k: data[k] for k in ("script_name", "stage_index", "updated_at")})
         except (OSError, ValueError, KeyError, TypeError):
             return ScriptState()
 
     def put(self, client: str, script_name: str, stage_index: int) -> ScriptState:
-        """Save and return the client's new state."""
+        """Save and return the client's new state.
+
+        Raises:
+            OSError: the state folder is a link (ELOOP/ENOTDIR) or cannot be written.
+        """
         state = ScriptState(script_name, stage_index, datetime.now(UTC).isoformat(timespec="seconds"))
-        _atomic_json(self._path(client), state.__dict__)
+        data = (json.dumps(state.__dict__, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        folder = self._root.open_folder((self.state_dir.name,), create=True)
+        try:
+            self._root.write_atomically(folder, self._name(client), data)
+        finally:
+            os.close(folder)
         return state
 
-    def _path(self, client: str) -> Path:
+    def _name(self, client: str) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", client)[:80] or "default"
-        return self.state_dir / f"{safe}.json"
+        return f"{safe}.json"
 
 
 def _atomic_json(target: Path, data: Any) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_file_atomically(target, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -1,10 +1,12 @@
-"""Markdown files confined to one workspace folder: safe paths, atomic writes, backups, locks.
+"""Markdown files confined to one workspace folder: safe names, no links, atomic writes, backups, locks.
 
-Every path a caller gives is relative to the workspace root. It is refused unless it resolves
-(symlinks included) to a `.md`, `.markdown` or `.txt` file inside the root; hidden names (the
-workspace's own `.backups/`, `.locks/`, `.sessions/`, `.audit.log`) are refused too. Writes go to a
-temp file that is fsynced and renamed, so a crash leaves the old or the new file. Writers to one file
-are serialised with `flock`, which also holds across processes (stdio and HTTP servers together).
+Every name a caller gives is relative to the workspace root and checked as text first (`names.py`:
+`.md`, `.markdown` or `.txt`, no `..`, no hidden component, so the workspace's own `.backups/`, `.locks/`,
+`.sessions/` and `.audit.log` are out of reach). Then every call acts through descriptors opened from the
+root component by component without following symlinks (`root_folder.py`), so a folder swapped for a link
+between a check and its use can never make the server read, write or delete outside. Writes go to a temp
+file that is fsynced and renamed, so a crash leaves the old or the new file. Writers to one file are
+serialised with `flock`, which also holds across processes (stdio and HTTP servers together).
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import fcntl
 import hashlib
 import os
 import re
-import shutil
-import tempfile
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,9 +28,8 @@ from typing import Any
 import re2
 
 from mcp_server.names import ALLOWED_SUFFIXES, BadName, check_name
+from mcp_server.root_folder import NOT_FOLLOWED, TEMP_PREFIX, TEMP_SUFFIX, RootFolder
 
-TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".part"
-"""A write's temp file, beside its target until the rename."""
 ORPHAN_AGE_S = 600
 """Temp files older than this are a crashed write's leftovers, removed when a server starts."""
 LOCK_BUCKETS = 256
@@ -84,15 +84,15 @@ class Page:
 
 
 class Workspace:
-    """The markdown files under `root`; every method takes paths relative to it.
+    """The markdown files under `root`; every method takes names relative to it.
 
     Args:
-        root: the workspace folder (created if missing).
+        root: the workspace folder (created if missing), opened once.
         max_write_bytes: the largest file any write may produce, in UTF-8 bytes.
     """
 
     def __init__(self, root: Path, max_write_bytes: int = 1_000_000) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        self._fs = RootFolder(root)
         self.root = root.resolve()
         self.max_write_bytes = max_write_bytes
         self._remove_orphans()
@@ -100,86 +100,137 @@ class Workspace:
     def _remove_orphans(self) -> None:
         """Delete temp files a crashed write left (older than `ORPHAN_AGE_S`: a live write's is seconds old)."""
         now = time.time()
-        for folder, _dirs, files in os.walk(self.root):
+        for _folder, dirs, files, fd in self._fs.walk():
+            dirs[:] = [d for d in dirs if d not in (_BACKUPS, _LOCKS)]
             for name in files:
                 if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
-                    path = Path(folder) / name
                     with contextlib.suppress(OSError):
-                        if now - path.lstat().st_mtime > ORPHAN_AGE_S:
-                            path.unlink()
+                        if now - os.stat(name, dir_fd=fd, follow_symlinks=False).st_mtime > ORPHAN_AGE_S:
+                            os.unlink(name, dir_fd=fd)
 
-    # -- paths -----------------------------------------------------------------------------
+    # -- names -----------------------------------------------------------------------------
     def resolve(self, filename: str) -> Path:
-        """Absolute path of a workspace file, after every safety check.
+        """The path of a workspace file (not touched: nothing on disk is looked at or followed).
 
         Raises:
             OutsideWorkspace: for a name `names.check_name` refuses (empty, absolute, `..`, hidden, refused
-                characters, wrong suffix, too long or deep) and for any path whose real location
-                (symlinks followed) is outside the root.
+                characters, wrong suffix, too long or deep).
         """
         try:
-            pure = check_name(filename)
+            return self.root / check_name(filename)
         except BadName as exc:
             raise OutsideWorkspace(str(exc)) from None
-        target = (self.root / pure).resolve()
-        if not target.is_relative_to(self.root) or target == self.root:
-            raise OutsideWorkspace(f"{filename!r} resolves outside the workspace.")
-        if target.suffix.lower() not in ALLOWED_SUFFIXES:
-            raise OutsideWorkspace(f"{filename!r} links to a file that is not markdown or text.")
-        return target
 
     def relative(self, path: Path) -> str:
-        """The workspace-relative POSIX name of an absolute path inside the root."""
+        """The workspace-relative POSIX name of a path from `resolve`."""
         return path.relative_to(self.root).as_posix()
+
+    def _where(self, filename: str) -> PurePosixPath:
+        return PurePosixPath(self.relative(self.resolve(filename)))
+
+    @contextlib.contextmanager
+    def _folder(self, rel: PurePosixPath, filename: str, create: bool = False, root: str = "") -> Iterator[int]:
+        """A descriptor of the folder holding `rel` (under `root`, e.g. `.backups`), links refused."""
+        parts = ((root,) if root else ()) + rel.parent.parts
+        try:
+            fd = self._fs.open_folder(parts, create=create)
+        except FileNotFoundError:
+            raise MissingFile(filename) from None
+        except OSError as exc:
+            if exc.errno in NOT_FOLLOWED:
+                raise OutsideWorkspace(
+                    f"A folder in {filename!r} is a link or a file; links are not followed."
+                ) from None
+            raise
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _read(self, folder: int, rel: PurePosixPath, filename: str) -> str:
+        try:
+            return self._fs.read(folder, rel.name).decode("utf-8")
+        except FileNotFoundError:
+            raise MissingFile(filename) from None
+        except IsADirectoryError:
+            raise WorkspaceError(f"{filename!r} is a folder, not a file.") from None
+        except OSError as exc:
+            if exc.errno in NOT_FOLLOWED:
+                raise OutsideWorkspace(f"{filename!r} is a link; links are not followed.") from None
+            raise
+
+    def _writable(self, folder: int, rel: PurePosixPath, filename: str) -> bool:
+        """Whether a file is there to replace; refuses a link, a folder or anything but a regular file."""
+        kind = self._fs.kind(folder, rel.name)
+        if kind == "link":
+            raise OutsideWorkspace(f"{filename!r} is a link; links are not followed.")
+        if kind not in (None, "file"):
+            raise WorkspaceError(f"{filename!r} is a folder, not a file.")
+        return kind == "file"
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, filename: str, start_line: int = 1, max_lines: int = 200) -> Page:
         """Read up to `max_lines` lines from `start_line` (1-based). Raises WorkspaceError if missing."""
-        text = self._text(self.resolve(filename), filename)
+        rel = self._where(filename)
+        with self._folder(rel, filename) as folder:
+            text = self._read(folder, rel, filename)
         lines = text.splitlines(keepends=True)
         start = max(1, start_line)
         chunk = lines[start - 1 : start - 1 + max(1, max_lines)]
         return Page("".join(chunk), start, start - 1 + len(chunk), len(lines))
 
     def list_files(self) -> list[tuple[str, int]]:
-        """Every workspace file as (relative name, size in bytes), sorted by name; hidden ones skipped."""
+        """Every workspace file as (relative name, size in bytes), sorted by name; hidden ones and links skipped."""
         found = []
-        for path in self.root.rglob("*"):
-            rel = path.relative_to(self.root)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-                continue
-            if path.suffix.lower() in ALLOWED_SUFFIXES and path.resolve().is_relative_to(self.root):
-                found.append((rel.as_posix(), path.stat().st_size))
+        for folder, dirs, files, fd in self._fs.walk():
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                if name.startswith(".") or PurePosixPath(name).suffix.lower() not in ALLOWED_SUFFIXES:
+                    continue
+                with contextlib.suppress(OSError):
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode):
+                        found.append(((PurePosixPath(folder) / name).as_posix().removeprefix("./"), info.st_size))
         return sorted(found)
 
     def exists(self, filename: str) -> bool:
-        """Whether the (valid) workspace file exists."""
-        return self.resolve(filename).is_file()
+        """Whether the (valid) workspace file exists as a regular file."""
+        rel = self._where(filename)
+        try:
+            with self._folder(rel, filename) as folder:
+                return self._fs.kind(folder, rel.name) == "file"
+        except MissingFile:
+            return False
 
     # -- writing ----------------------------------------------------------------------------
     def create(self, filename: str, content: str = "") -> Path:
         """Create a new file; refuses to replace an existing one (no clobber, atomic)."""
-        target = self.resolve(filename)
-        with self._locked(target):
-            if target.exists():
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename, create=True) as folder:
+            if self._fs.kind(folder, rel.name) is not None:
                 raise WorkspaceError(f"{filename!r} already exists; use 'write' to overwrite or another name.")
-            self._atomic_write(target, content, exclusive=True)
-        return target
+            try:
+                self._write(folder, rel, content, exclusive=True)
+            except FileExistsError:
+                raise WorkspaceError(
+                    f"{filename!r} already exists; use 'write' to overwrite or another name."
+                ) from None
+        return self.root / rel
 
     def write(self, filename: str, content: str) -> Path:
         """Create or overwrite a file; an existing file is backed up first."""
-        target = self.resolve(filename)
-        with self._locked(target):
-            if target.exists():
-                self._backup(target)
-            self._atomic_write(target, content)
-        return target
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename, create=True) as folder:
+            if self._writable(folder, rel, filename):
+                self._backup(folder, rel, filename)
+            self._write(folder, rel, content)
+        return self.root / rel
 
     def append(self, filename: str, content: str) -> Path:
         """Add `content` as new line(s) at the end (before a script footer); creates the file if needed."""
-        target = self.resolve(filename)
-        with self._locked(target):
-            old = target.read_text(encoding="utf-8") if target.exists() else ""
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename, create=True) as folder:
+            old = self._read(folder, rel, filename) if self._writable(folder, rel, filename) else ""
             addition = content if content.endswith("\n") else content + "\n"
             footer = _FOOTER.search(old)
             if footer:
@@ -188,21 +239,21 @@ class Workspace:
                 new = body + sep + addition + old[footer.start() :]
             else:
                 new = old + ("" if not old or old.endswith("\n") else "\n") + addition
-            self._atomic_write(target, new)
-        return target
+            self._write(folder, rel, new)
+        return self.root / rel
 
     def insert(self, filename: str, line_number: int, content: str) -> Path:
         """Insert `content` before line `line_number` (1-based; total+1 appends)."""
-        target = self.resolve(filename)
-        with self._locked(target):
-            lines = self._text(target, filename).splitlines(keepends=True)
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename) as folder:
+            lines = self._read(folder, rel, filename).splitlines(keepends=True)
             if not 1 <= line_number <= len(lines) + 1:
                 raise WorkspaceError(f"line_number must be between 1 and {len(lines) + 1} for {filename!r}.")
             if lines and not lines[-1].endswith("\n"):
                 lines[-1] += "\n"
             lines.insert(line_number - 1, content if content.endswith("\n") else content + "\n")
-            self._atomic_write(target, "".join(lines))
-        return target
+            self._write(folder, rel, "".join(lines))
+        return self.root / rel
 
     def replace(
         self, filename: str, pattern: str, replacement: str, *, regex: bool = False, dry_run: bool = False
@@ -215,9 +266,9 @@ class Workspace:
         """
         if not pattern:
             raise WorkspaceError("pattern must not be empty.")
-        target = self.resolve(filename)
-        with self._locked(target):
-            old = self._text(target, filename)
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename) as folder:
+            old = self._read(folder, rel, filename)
             compiled = _linear_regex(pattern) if regex else re.compile(re.escape(pattern))
             new, count = compiled.subn(replacement if regex else (lambda _m: replacement), old)
             if count == 0:
@@ -228,103 +279,99 @@ class Workspace:
                 )
             )
             if not dry_run:
-                self._backup(target)
-                self._atomic_write(target, new)
+                self._backup(folder, rel, filename)
+                self._write(folder, rel, new)
         return count, diff
 
     def save_as(self, filename: str, new_filename: str, overwrite: bool = False) -> Path:
         """Copy `filename` to `new_filename`; refuses to overwrite unless asked (then backs it up)."""
-        content = self._text(self.resolve(filename), filename)
+        rel = self._where(filename)
+        with self._folder(rel, filename) as folder:
+            content = self._read(folder, rel, filename)
         if overwrite:
             return self.write(new_filename, content)
         return self.create(new_filename, content)
 
     def delete(self, filename: str) -> str:
         """Delete a file after backing it up; returns the backup's name (restore it with `restore`)."""
-        target = self.resolve(filename)
-        with self._locked(target):
-            self._text(target, filename)
-            backup = self._backup(target)
-            target.unlink()
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename) as folder:
+            backup = self._backup(folder, rel, filename)
+            os.unlink(rel.name, dir_fd=folder)  # a name swapped for a link since: the link goes, not its target
+            os.fsync(folder)
         return backup
 
     # -- backups ----------------------------------------------------------------------------
     def backup(self, filename: str) -> str:
         """Make a timestamped copy under `.backups/`; returns the backup's name."""
-        target = self.resolve(filename)
-        with self._locked(target):
-            self._text(target, filename)
-            return self._backup(target)
+        rel = self._where(filename)
+        with self._locked(rel), self._folder(rel, filename) as folder:
+            return self._backup(folder, rel, filename)
 
     def backups(self, filename: str) -> list[str]:
         """Names of the backups of `filename`, oldest first."""
-        rel = PurePosixPath(self.relative(self.resolve(filename)))
-        folder = self.root / _BACKUPS / rel.parent
-        if not folder.is_dir():
+        rel = self._where(filename)
+        try:
+            with self._folder(rel, filename, root=_BACKUPS) as folder:
+                names = os.listdir(folder)
+        except MissingFile:
             return []
         prefix, suffix = f"{rel.stem}.", rel.suffix  # matched literally: a name may hold * or [
         return sorted(
-            p.name
-            for p in folder.iterdir()
-            if p.name.startswith(prefix)
-            and p.name.endswith(suffix)
-            and _STAMP.fullmatch(p.name[len(prefix) : len(p.name) - len(suffix)])
+            name
+            for name in names
+            if name.startswith(prefix)
+            and name.endswith(suffix)
+            and _STAMP.fullmatch(name[len(prefix) : len(name) - len(suffix)])
         )
 
     def restore(self, filename: str, backup_name: str | None = None) -> str:
         """Put a backup (the newest unless named) back in place; the current file is backed up first."""
-        target = self.resolve(filename)
+        rel = self._where(filename)
         names = self.backups(filename)
         if not names:
             raise WorkspaceError(f"There are no backups of {filename!r}.")
         chosen = backup_name or names[-1]
         if chosen not in names:
             raise WorkspaceError(f"No backup {chosen!r} of {filename!r}. Available: {', '.join(names)}.")
-        source = self.root / _BACKUPS / PurePosixPath(self.relative(target)).parent / chosen
-        content = source.read_text(encoding="utf-8")
-        with self._locked(target):
-            if target.exists():
-                self._backup(target)
-            self._atomic_write(target, content)
+        with self._folder(rel, filename, root=_BACKUPS) as backups:
+            content = self._read(backups, rel.parent / chosen, chosen)
+        with self._locked(rel), self._folder(rel, filename, create=True) as folder:
+            if self._writable(folder, rel, filename):
+                self._backup(folder, rel, filename)
+            self._write(folder, rel, content)
         return chosen
 
     # -- internals --------------------------------------------------------------------------
-    def _text(self, target: Path, filename: str) -> str:
-        if not target.is_file():
-            raise MissingFile(filename)
-        return target.read_text(encoding="utf-8")
-
-    def _backup(self, target: Path) -> str:
-        rel = PurePosixPath(self.relative(target))
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        folder = self.root / _BACKUPS / rel.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{rel.stem}.{stamp}{rel.suffix}"
-        shutil.copy2(target, folder / name)
+    def _backup(self, folder: int, rel: PurePosixPath, filename: str) -> str:
+        """Copy the file (read through its folder's descriptor, never a link) into `.backups/`."""
+        data = self._read(folder, rel, filename).encode("utf-8")
+        name = f"{rel.stem}.{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}{rel.suffix}"
+        with self._folder(rel, filename, create=True, root=_BACKUPS) as backups:
+            self._fs.write_new(backups, name, data)
         return name
 
-    def _atomic_write(self, target: Path, content: str, exclusive: bool = False) -> None:
+    def _write(self, folder: int, rel: PurePosixPath, content: str, exclusive: bool = False) -> None:
         data = content.encode("utf-8")
         if len(data) > self.max_write_bytes:
             raise WorkspaceError(
                 f"The result would be {len(data)} bytes; the limit is {self.max_write_bytes}. Split it into files."
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.parent.resolve().is_relative_to(self.root):
-            raise OutsideWorkspace("The folder resolves outside the workspace.")
-        write_atomically(target, data, exclusive=exclusive)
+        self._fs.write_atomically(folder, rel.name, data, exclusive=exclusive)
 
     @contextlib.contextmanager
-    def _locked(self, target: Path) -> Iterator[None]:
-        locks = self.root / _LOCKS
-        locks.mkdir(exist_ok=True)
-        key = int(hashlib.sha256(self.relative(target).encode()).hexdigest(), 16) % LOCK_BUCKETS
-        with open(locks / f"{key:03d}.lock", "a") as handle:
+    def _locked(self, rel: PurePosixPath) -> Iterator[None]:
+        key = int(hashlib.sha256(rel.as_posix().encode()).hexdigest(), 16) % LOCK_BUCKETS
+        folder = self._fs.open_folder((_LOCKS,), create=True)
+        try:
+            handle = self._fs.open_lock(folder, f"{key:03d}.lock")
+        finally:
+            os.close(folder)
+        try:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(handle)  # releases the lock
 
 
 def _linear_regex(pattern: str) -> Any:
@@ -344,45 +391,3 @@ def _linear_regex(pattern: str) -> Any:
             f"Invalid regular expression {pattern!r}: {reason}. Patterns run in linear time (RE2): "
             "no backreferences or lookaround."
         ) from None
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # at import, before any thread could create a file meanwhile
-
-
-def write_atomically(target: Path, data: bytes, exclusive: bool = False) -> None:
-    """Write `data` to `target` so a crash leaves the old or the new file: temp file, fsync, rename.
-
-    With `exclusive` the file must not exist yet (hard-linked into place, so even a symlink there is
-    not followed). The folder must exist. Raises OSError (FileExistsError when `exclusive` and taken).
-    """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
-    try:
-        try:
-            mode = os.stat(target).st_mode & 0o7777  # an overwrite keeps the file's permissions
-        except FileNotFoundError:
-            mode = 0o666 & ~_UMASK  # a new file gets what the user's umask gives (mkstemp's is 0600)
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if exclusive:
-            os.link(tmp, target)  # fails if the name exists, even as a symlink: no clobber
-            os.unlink(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
