@@ -377,9 +377,14 @@ def _add_file_tool(
         insert (before line_number), replace (literal find/replace of pattern; dry_run shows the diff),
         save_as (copy to new_filename), list (all files), backup, restore (undo to a backup), delete.
         Overwrites, replaces and deletes keep a backup first. Default file: output.md."""
-        frame = None
-        if operation in ("create", "write") and (script := sessions.get(client_key(ctx)).script_name) is not None:
-            frame = Frame(PurePosixPath(filename).stem.replace("_", " ").title(), script, date.today().isoformat())
+        client = client_key(ctx)
+
+        def run() -> FileResult:  # in a worker thread: file work never runs on the event loop
+            frame = None
+            if operation in ("create", "write") and (script := sessions.get(client).script_name) is not None:
+                frame = Frame(PurePosixPath(filename).stem.replace("_", " ").title(), script, date.today().isoformat())
+            return run_file_operation(workspace, operation, filename, frame=frame, **args)
+
         args = dict(
             content=content,
             line_number=line_number,
@@ -392,13 +397,10 @@ def _add_file_tool(
             max_lines=max_lines,
             backup_name=backup_name,
             overwrite=overwrite,
-            frame=frame,
         )
         with _as_tool_errors():
             try:
-                result = await anyio.to_thread.run_sync(
-                    lambda: run_file_operation(workspace, operation, filename, **args)
-                )
+                result = await anyio.to_thread.run_sync(run)
             except MissingFile as exc:
                 message = await anyio.to_thread.run_sync(_missing, exc, workspace, library)
                 raise ToolError(message) from exc
