@@ -139,11 +139,12 @@ def _guarantee_costs(folder: Path, runs: int = 300) -> dict[str, float]:
     import fcntl
 
     from mcp_server.audit import AuditLog
-    from mcp_server.workspace import Workspace, write_atomically
+    from mcp_server.root_folder import RootFolder
+    from mcp_server.workspace import Workspace
 
     workspace = Workspace(folder / "guarantees")
     workspace.write("note.md", TEXT)
-    target = workspace.resolve("note.md")
+    root = RootFolder(folder / "guarantees")
     audit = AuditLog(folder / "audit.log")
     entry = {"tool": "file_operation", "arguments": {"operation": "write", "filename": "note.md"}, "outcome": "ok"}
 
@@ -152,17 +153,15 @@ def _guarantee_costs(folder: Path, runs: int = 300) -> dict[str, float]:
             fcntl.flock(handle, fcntl.LOCK_EX)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def fsync_folder() -> None:
-        fd = os.open(target.parent, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
+    def no_follow_walk() -> None:
+        os.close(root.open_folder(("sub", "deeper"), create=True))
 
     steps: dict[str, Callable[[], object]] = {
-        "path_checks": lambda: workspace.resolve("note.md"),
+        "name_checks": lambda: workspace.resolve("note.md"),
+        "no_follow_walk_two_folders": no_follow_walk,
         "flock": lock,
         "backup_copy": lambda: workspace.backup("note.md"),
-        "atomic_write_with_fsyncs": lambda: write_atomically(target, TEXT.encode()),
-        "folder_fsync_alone": fsync_folder,
+        "atomic_write_with_fsyncs": lambda: root.write_atomically(root.fd, "note.md", TEXT.encode()),
         "audit_line": lambda: audit.write(entry),
         "whole_write": lambda: workspace.write("note.md", TEXT),
     }
