@@ -347,16 +347,25 @@ async def test_cancel_mid_response_stops_the_brain_and_the_voice(slow_peer: tupl
     assert (late["type"], late["error"]["code"]) == ("error", "response_cancel_not_active")
 
 
-async def test_speech_while_answering_interrupts_the_response(slow_peer: tuple[Peer, SlowBrain]) -> None:
-    peer, brain = slow_peer
+async def _answering(peer: Peer) -> None:
+    """Server VAD on (no automatic response), and a long reply under way: its audio is streaming."""
     await peer.update(
         {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "create_response": False}}}}
     )
     await peer.say("talk for a long time")
     await peer.send({"type": "response.create"})
     await peer.until("response.output_audio.delta")
-    for chunk in speech_turn("Wait, stop talking please."):
-        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+
+
+async def _append(peer: Peer, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(piece).decode()})
+
+
+async def test_speech_while_answering_interrupts_the_response(slow_peer: tuple[Peer, SlowBrain]) -> None:
+    peer, brain = slow_peer
+    await _answering(peer)
+    await _append(peer, speech_turn("Wait, stop talking please."))
     events = await peer.until("response.done", timeout_s=10)
     names = types(events)
     assert "input_audio_buffer.speech_started" in names
@@ -369,14 +378,8 @@ async def test_speech_while_answering_interrupts_the_response(slow_peer: tuple[P
 async def test_a_short_burst_while_answering_does_not_interrupt(slow_peer: tuple[Peer, SlowBrain]) -> None:
     """A 195 ms "Hey" (the VAD hears it as speech: a cough, a "yeah") over the reply starts no turn."""
     peer, brain = slow_peer
-    await peer.update(
-        {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "create_response": False}}}}
-    )
-    await peer.say("talk for a long time")
-    await peer.send({"type": "response.create"})
-    await peer.until("response.output_audio.delta")
-    for chunk in chunks(silence(300) + synthesize("Hey", "piper") + silence(900), 40):
-        await peer.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+    await _answering(peer)
+    await _append(peer, chunks(silence(300) + synthesize("Hey", "piper") + silence(900), 40))
     await peer.send({"type": "input_audio_buffer.clear"})  # answered after every append before it
     events = await peer.until("input_audio_buffer.cleared", timeout_s=10)
     assert "input_audio_buffer.speech_started" not in types(events)
