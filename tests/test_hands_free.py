@@ -50,6 +50,18 @@ def _sleep_until(moment: float) -> None:
     time.sleep(max(moment - time.monotonic(), 0.0))
 
 
+def _once_audible(probe: Probe, after: float, timeout_s: float = 60) -> None:
+    """Return once it is past `after` (a monotonic time) and the speaker sounded in the last 100 ms."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        origin, samples = probe.recording()
+        now_s = len(samples) / SAMPLE_RATE_HZ
+        if origin + now_s > after and _loud_ms(samples, now_s - 0.1, now_s) > 0:
+            return
+        time.sleep(0.02)
+    raise TimeoutError("the assistant was not speaking")
+
+
 def _loud_ms(samples: np.ndarray, start_s: float, end_s: float, rms: float = 0.01, window_ms: int = 50) -> int:
     """Milliseconds of `window_ms` windows above `rms` between two offsets (seconds) of a recording."""
     size = SAMPLE_RATE_HZ * window_ms // 1000
@@ -74,14 +86,14 @@ def test_on_loudspeakers_neither_its_echo_nor_a_short_burst_interrupts_the_reply
             with audio.probe() as probe:
                 spoke_at = probe.say(request)
                 reply_at = _reply_starts(probe, spoke_at + speech_end_s(request))
-                _sleep_until(reply_at + 2.0)
+                _once_audible(probe, reply_at + 2.0)
                 burst_at = probe.say(burst)
                 wait_turn_over(demo, probe, spoke_at, reports, 0)
                 turn_one, turn_one_over = demo.output(), time.monotonic()
 
                 asked_at = probe.say(question)
                 answer_at = _reply_starts(probe, asked_at + speech_end_s(question))
-                _sleep_until(answer_at + 1.0)
+                _once_audible(probe, answer_at + 1.0)
                 cut_at = probe.say(interruption) + first_sound(_as_float(interruption), 0.0, window_ms=20)
                 _sleep_until(cut_at + speech_end_s(interruption) + 1.0)
                 origin, speaker = probe.recording()
@@ -102,7 +114,10 @@ def test_on_loudspeakers_neither_its_echo_nor_a_short_burst_interrupts_the_reply
     transcript = next((tmp_path / "workspace" / "transcripts").glob("*.md")).read_text()
     played = re.search(r"user interrupted after (\d+) ms of the reply", transcript)
     assert played is not None, transcript
-    assert abs(int(played[1]) / 1000 - (heard_until - (answer_at - origin))) < 0.3, (played[0], heard_until)
+    # Cut at what was heard, not at what had arrived (the reply comes faster than it plays): the item's
+    # played part fits in the sound heard since the answer began (one item, or the last after a preamble).
+    heard_s = heard_until - (answer_at - origin)
+    assert 0 < int(played[1]) / 1000 <= heard_s + 0.3, (played[0], heard_s)
 
 
 def _as_float(pcm: bytes) -> np.ndarray:

@@ -76,6 +76,7 @@ class Speaker:
         self._buffer = bytearray()
         self._lock = threading.Lock()
         self._played = 0
+        self._paused = False
         self._last_sound_at = 0.0
         self._stream = _open("output", blocksize=SAMPLE_RATE_HZ * block_ms // 1000, callback=self._fill)
 
@@ -110,14 +111,32 @@ class Speaker:
             self._buffer.extend(pcm)
 
     def stop(self) -> None:
+        """Drop everything queued (and end a pause)."""
         with self._lock:
             self._buffer.clear()
+            self._paused = False
+
+    @property
+    def paused(self) -> bool:
+        """True while playback holds still (silence out, the queue kept) after `pause`."""
+        with self._lock:
+            return self._paused
+
+    def pause(self) -> None:
+        """Hold playback where it is: silence goes out, nothing queued is lost or counted as played."""
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        """Go on playing from where `pause` held it."""
+        with self._lock:
+            self._paused = False
 
     def _fill(self, outdata: Any, frames: int, timing: Any, status: sd.CallbackFlags) -> None:
         wanted = len(outdata)
         with self._lock:
-            chunk = bytes(self._buffer[:wanted])
-            del self._buffer[:wanted]
+            chunk = b"" if self._paused else bytes(self._buffer[:wanted])
+            del self._buffer[: len(chunk)]
             self._played += len(chunk)
             if chunk:
                 self._last_sound_at = time.monotonic()

@@ -1,14 +1,19 @@
 """The hands-free front end: the speaker and microphone of a spoken conversation, set up once.
 
 `python -m voice_client` and `python demo.py` both talk through `LiveAudio`, so echo cancellation
-(`ECHO_CANCELLATION`, on by default) and half-duplex muting (`HALF_DUPLEX`) behave the same in both.
+(`ECHO_CANCELLATION`, on by default), the early pause of the assistant's speech when the user talks over
+it (`EarlyPause`, with echo cancellation) and half-duplex muting (`HALF_DUPLEX`) behave the same in both.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from voice_client.config import Config
 from voice_client.session import RealtimeSession
@@ -30,6 +35,54 @@ def audio_module() -> ModuleType:
     except OSError as exc:
         raise RuntimeError(f"{NO_DEVICE} ({exc})") from None
     return audio
+
+
+class EarlyPause:
+    """Holds the assistant's speech the moment the user may be talking over it, and lets it go on if not.
+
+    The server's VAD needs 300 ms of speech before it interrupts (so a cough does not); that alone would
+    leave the reply playing over the user for half a second. With the speaker's echo cancelled, the
+    microphone is quiet while only the assistant speaks, so sound on it is the user: playback pauses after
+    `min_ms` of it (nothing queued is lost or counted as heard), the server's `speech_started` then cuts the
+    reply (the session stops the speaker and truncates the item where it paused), and if none comes within
+    `resume_s` (a cough, a door) the reply resumes where it paused.
+
+    Args:
+        speaker: the `Speaker` to pause and resume.
+        threshold_rms: level of a 20 ms block, 0..1 of full scale, that counts as sound (default -34 dBFS;
+            what the canceller leaves of the assistant's own voice is below -54 dBFS).
+    """
+
+    def __init__(self, speaker: Any, threshold_rms: float = 0.02, min_ms: int = 40, resume_s: float = 0.8) -> None:
+        self._speaker = speaker
+        self._threshold = threshold_rms * 32768
+        self._min_ms = min_ms
+        self._resume_s = resume_s
+        self._loud_ms = 0
+        self._paused_at: float | None = None
+
+    async def listen(self, microphone: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """The microphone's blocks (PCM16 mono 24 kHz), unchanged, pausing and resuming on the way."""
+        async for pcm in microphone:
+            self.hear(pcm)
+            yield pcm
+
+    def hear(self, pcm: bytes) -> None:
+        """One block of the (echo-cancelled) microphone."""
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+        loud = len(samples) > 0 and float(np.sqrt(np.mean(samples**2))) > self._threshold
+        self._loud_ms = self._loud_ms + len(pcm) // 48 if loud else 0
+        paused = self._speaker.paused
+        if self._paused_at is not None and not paused:
+            self._paused_at = None  # the session stopped the speaker: the interruption was real
+        if not paused and self._loud_ms >= self._min_ms and self._speaker.busy:
+            self._speaker.pause()
+            self._paused_at = time.monotonic()
+            logger.debug("playback paused: the user may be speaking")
+        elif self._paused_at is not None and time.monotonic() - self._paused_at > self._resume_s:
+            self._speaker.resume()
+            self._paused_at = None
+            logger.debug("playback resumed: no speech followed")
 
 
 class LiveAudio:
@@ -83,7 +136,12 @@ class LiveAudio:
             RuntimeError: the microphone will not open (`NoAudioDevice`), or the session ended with an error.
         """
         with self._audio.Microphone(echo=self.echo) as microphone:
-            await run_microphone(session, microphone, self._speaker if self._half_duplex else None)
+            if self._half_duplex:
+                await run_microphone(session, microphone, self._speaker)
+            elif self.echo is not None:  # the cleaned microphone hears the user, not the assistant
+                await run_microphone(session, EarlyPause(self._speaker).listen(microphone))
+            else:
+                await run_microphone(session, microphone)
 
     @property
     def played_bytes(self) -> int:
