@@ -116,17 +116,18 @@ class Workspace:
             OutsideWorkspace: for a name `names.check_name` refuses (empty, absolute, `..`, hidden, refused
                 characters, wrong suffix, too long or deep).
         """
-        try:
-            return self.root / check_name(filename)
-        except BadName as exc:
-            raise OutsideWorkspace(str(exc)) from None
+        return self.root / self._where(filename)
 
     def relative(self, path: Path) -> str:
         """The workspace-relative POSIX name of a path from `resolve`."""
         return path.relative_to(self.root).as_posix()
 
     def _where(self, filename: str) -> PurePosixPath:
-        return PurePosixPath(self.relative(self.resolve(filename)))
+        """The checked, NFC-normalised relative name; raises OutsideWorkspace as `resolve` says."""
+        try:
+            return check_name(filename)
+        except BadName as exc:
+            raise OutsideWorkspace(str(exc)) from None
 
     @contextlib.contextmanager
     def _folder(self, rel: PurePosixPath, filename: str, create: bool = False, root: str = "") -> Iterator[int]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from voice_client.config import Config
+from voice_client.playback import BYTES_PER_MS
 from voice_client.session import RealtimeSession
 from voice_client.turns import run_microphone
 
@@ -71,7 +72,7 @@ class EarlyPause:
         """One block of the (echo-cancelled) microphone."""
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
         loud = len(samples) > 0 and float(np.sqrt(np.mean(samples**2))) > self._threshold
-        self._loud_ms = self._loud_ms + len(pcm) // 48 if loud else 0
+        self._loud_ms = self._loud_ms + len(pcm) // BYTES_PER_MS if loud else 0
         paused = self._speaker.paused
         if self._paused_at is not None and not paused:
             self._paused_at = None  # the session stopped the speaker: the interruption was real
