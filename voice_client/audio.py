@@ -20,14 +20,13 @@ from typing import Any
 
 import numpy as np
 import sounddevice as sd
+import soxr
 
+from voice_client.audio_format import NO_DEVICE, SAMPLE_RATE_HZ
 from voice_client.echo import EchoCanceller
-from voice_client.live_audio import NO_DEVICE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 24_000
-BYTES_PER_MS = 48
 TAIL_S = 0.3
 """How long after the last sample the speaker still counts as busy (room echo, a loopback's delay)."""
 
@@ -207,15 +206,13 @@ def read_wav(path: Path) -> bytes:
     """
     with wave.open(str(path), "rb") as wav:
         if wav.getsampwidth() != 2:
-            raise ValueError(f"{path} is not 16-bit PCM; convert it: sox {path} -b 16 -r 24000 -c 1 out.wav")
+            raise ValueError(f"{path} is not 16-bit PCM; convert it: sox {path} -b 16 -r {SAMPLE_RATE_HZ} -c 1 out.wav")
         channels, rate = wav.getnchannels(), wav.getframerate()
         samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1).astype("<i2")
-    if rate != SAMPLE_RATE_HZ and len(samples):
-        positions = np.arange(0, len(samples), rate / SAMPLE_RATE_HZ)
-        samples = np.interp(positions, np.arange(len(samples)), samples).astype("<i2")
-    return samples.tobytes()
+    mono = samples.reshape(-1, channels).mean(axis=1) if channels > 1 else samples.astype(np.float32)
+    if rate != SAMPLE_RATE_HZ and len(mono):
+        mono = soxr.resample(mono, rate, SAMPLE_RATE_HZ)  # band-limited: no aliasing from a 44.1 kHz file
+    return np.clip(np.round(mono), -32768, 32767).astype("<i2").tobytes()
 
 
 class WavSink:

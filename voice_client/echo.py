@@ -18,12 +18,13 @@ import time
 
 from livekit import rtc
 
+from voice_client.audio_format import SAMPLE_BYTES, SAMPLE_RATE_HZ
+
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 24_000
 FRAME_SAMPLES = SAMPLE_RATE_HZ // 100
 """WebRTC processes 10 ms frames."""
-FRAME_BYTES = FRAME_SAMPLES * 2
+FRAME_BYTES = FRAME_SAMPLES * SAMPLE_BYTES
 MAX_DELAY_MS = 500
 """The longest playback-to-capture delay WebRTC accepts as a hint (it refuses more)."""
 

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_client.playback import BYTES_PER_MS
+from voice_client.audio_format import BYTES_PER_MS
 
 STAGES = (
     "speech_stopped",

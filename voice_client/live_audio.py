@@ -15,14 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from voice_client.audio_format import BYTES_PER_MS, NO_DEVICE
 from voice_client.config import Config
-from voice_client.playback import BYTES_PER_MS
 from voice_client.session import RealtimeSession
 from voice_client.turns import run_microphone
 
 logger = logging.getLogger(__name__)
-
-NO_DEVICE = 'no audio device; use --wav FILE or --text "..." instead'
 
 
 def audio_module() -> ModuleType:

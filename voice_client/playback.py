@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-BYTES_PER_MS = 48
-"""PCM16 mono 24 kHz: 24 samples of 2 bytes per millisecond."""
+from voice_client.audio_format import BYTES_PER_MS
 
 
 class AudioOutput(Protocol):

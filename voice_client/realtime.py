@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from voice_client.audio_format import REALTIME_PCM
 from voice_client.config import Config
 
 logger = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
 
 def session_update(config: Config, instructions: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
     """The GA `session.update` for `config`: audio formats, VAD, transcription, voice, tools."""
-    pcm = {"type": "audio/pcm", "rate": 24000}
+    pcm = dict(REALTIME_PCM)
     turn: dict[str, Any] | None
     if config.text_only or config.turn_detection == "none":
         turn = None

@@ -11,10 +11,8 @@ from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 from voice_client import realtime
+from voice_client.audio_format import BYTES_PER_MS
 from voice_client.session import RealtimeSession
-
-BYTES_PER_MS = 48
-"""PCM16 mono 24 kHz."""
 
 
 async def run_text_turn(
