@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -24,46 +23,23 @@ from voice_client.calls import Call, CallLedger
 from voice_client.config import Config
 from voice_client.history import History
 from voice_client.latency import TurnLatency, TurnTimer
+from voice_client.listeners import Callback, EventFeed, SessionCallbacks, notify
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
+from voice_client.responses import Responses
 from voice_client.tools import McpTools, ToolOutcome, failure
 from voice_client.transcript import Transcript
 
 logger = logging.getLogger(__name__)
 
-Callback = Callable[..., Any]
-"""A plain function or a coroutine function; coroutines are awaited."""
-_END = object()
 STABLE_CONNECTION_S = 10.0
 """A socket that lived this long resets the reconnect backoff."""
 
 
-async def _notify(callback: Callback | None, *args: Any) -> None:
-    """Call a user callback; its failure is logged and never stops the session or a tool call."""
-    if callback is None:
-        return
-    try:
-        result = callback(*args)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # boundary: callbacks are the application's code (UI, demo)
-        logger.exception("callback %s failed", getattr(callback, "__name__", callback))
-
-
-class RealtimeSession:
+class RealtimeSession(SessionCallbacks):
     """A Realtime GA session bridged to MCP tools.
 
-    Callbacks (assign as attributes or pass as keywords; sync or async):
-        on_transcription_received(text): a user transcript.
-        on_response_delta(text): a piece of assistant text (or of the transcript of its speech).
-        on_response_received(text): a complete assistant text (or transcript of its speech).
-        on_audio_received(pcm): PCM16 mono 24 kHz bytes of assistant speech.
-        on_tool_call(name, arguments): the model called a tool (arguments: JSON text).
-        on_tool_result(name, outcome): the `ToolOutcome`; `outcome.structured` is the full result
-            for a screen while the model only got `outcome.output`, a short summary.
-        on_connection_changed(state): "connected", "reconnecting" or "closed".
-        on_turn_latency(report): a `TurnLatency` once a turn is over (end of speech to first audio
-            and each stage between).
+    `callbacks` are `SessionCallbacks` keywords (`on_tool_result=...`); they can also be assigned later.
 
     Raises (on enter):
         ConnectionError: if no socket could be opened within `config.connect_timeout_s`.
@@ -77,27 +53,13 @@ class RealtimeSession:
         tools: McpTools | None = None,
         audio_output: AudioOutput | None = None,
         transcript: Transcript | None = None,
-        on_transcription_received: Callback | None = None,
-        on_response_delta: Callback | None = None,
-        on_response_received: Callback | None = None,
-        on_audio_received: Callback | None = None,
-        on_tool_call: Callback | None = None,
-        on_tool_result: Callback | None = None,
-        on_connection_changed: Callback | None = None,
-        on_turn_latency: Callback | None = None,
+        **callbacks: Callback | None,
     ) -> None:
+        super().__init__(**callbacks)
         self._config = config
         self._tools = tools
         self._transcript = transcript
         self._connect_timeout_s = config.connect_timeout_s
-        self.on_transcription_received = on_transcription_received
-        self.on_response_delta = on_response_delta
-        self.on_response_received = on_response_received
-        self.on_audio_received = on_audio_received
-        self.on_tool_call = on_tool_call
-        self.on_tool_result = on_tool_result
-        self.on_connection_changed = on_connection_changed
-        self.on_turn_latency = on_turn_latency
         self.instructions = config.instructions
         """Current session instructions (a script's coach persona replaces the default)."""
         self.call_overheads_s: deque[float] = deque(maxlen=256)
@@ -108,17 +70,13 @@ class RealtimeSession:
         self._user_turns = 0  # user turns begun (speech started or text sent): a new one supersedes a tool loop
         self._ledger = CallLedger()
         self._history = History(config.history_items)
-        self._events: asyncio.Queue[ServerEvent | object] = asyncio.Queue(maxsize=1000)
+        self._events = EventFeed()
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
         self._generation = 0
-        self._active: str | None = None  # response in progress
-        self._awaiting = False  # response.create sent, response.created not yet seen
-        self._want_response = False  # a response.create waits for the active one to finish
-        self._creates = 0  # numbers the event ids of our response.create events
+        self._responses = Responses()
         self._app_calls = 0  # numbers the call ids of add_tool_call
         self._resume = False  # the socket dropped while the model owed an answer
-        self._cancelled: deque[str] = deque(maxlen=32)
         self._closing = False
         self._error: BaseException | None = None
         self._group: asyncio.TaskGroup | None = None
@@ -149,19 +107,15 @@ class RealtimeSession:
             await self._ws.close()
 
     async def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        while True:
-            event = await self._events.get()
-            if event is _END:
-                self._events.put_nowait(_END)
-                if self._error is not None:
-                    raise self._error
-                return
-            yield event  # type: ignore[misc]
+        """The server events, each after the session acted on it; ends when the session does (raising
+        its error, if it ended with one)."""
+        async for event in self._events:
+            yield event
 
     @property
     def idle(self) -> bool:
         """True when no response is running or owed and no tool call is still working."""
-        return not (self._active or self._awaiting or self._want_response or self._ledger.in_flight())
+        return not (self._responses.busy or self._ledger.in_flight())
 
     # ------------------------------------------------------------------ public sends
 
@@ -207,9 +161,8 @@ class RealtimeSession:
 
     async def cancel_response(self) -> None:
         """Cancel the running response, if any."""
-        if self._active:
-            self._cancelled.append(self._active)
-            await self._send_user(realtime.response_cancel(self._active))
+        if (response_id := self._responses.cancel()) is not None:
+            await self._send_user(realtime.response_cancel(response_id))
 
     async def _ready(self) -> None:
         if self._error is not None:
@@ -233,17 +186,8 @@ class RealtimeSession:
         return True
 
     async def _request_response(self) -> None:
-        if self._active or self._awaiting:
-            self._want_response = True
-            return
-        self._want_response = False
-        await self._send(self._create_event())
-
-    def _create_event(self) -> dict[str, Any]:
-        """A numbered `response.create` (an `error` naming its id means it was refused)."""
-        self._awaiting = True
-        self._creates += 1
-        return realtime.response_create(f"create_{self._creates}")
+        if (event := self._responses.request()) is not None:
+            await self._send(event)
 
     # ------------------------------------------------------------------ connection loop
 
@@ -262,8 +206,8 @@ class RealtimeSession:
             self._error = first if isinstance(first, OSError) else ConnectionError(str(first))
         finally:
             self._connected.clear()
-            self._end_events()
-            await _notify(self.on_connection_changed, "closed")
+            self._events.end(self._error)
+            await notify(self.on_connection_changed, "closed")
 
     async def _connect_forever(self) -> None:
         delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
@@ -277,7 +221,7 @@ class RealtimeSession:
                     delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
                 delay_s = next(delays)  # a server that accepts and drops at once must not spin us
                 logger.warning("Realtime socket closed; reconnecting in %.1f s", delay_s)
-                await _notify(self.on_connection_changed, "reconnecting")
+                await notify(self.on_connection_changed, "reconnecting")
                 if self._transcript:
                     self._transcript.note("connection lost; reconnecting")
                 await asyncio.sleep(delay_s)
@@ -293,10 +237,10 @@ class RealtimeSession:
                     await self._request_response()
             self._connected.set()
             logger.info("Realtime session connected (generation %d)", self._generation)
-            await _notify(self.on_connection_changed, "connected")
+            await notify(self.on_connection_changed, "connected")
             async for event in realtime.events(ws):
                 await self._dispatch(event)
-                self._emit(event)
+                self._events.put(event)
         except ConnectionClosed:
             pass
         finally:
@@ -316,24 +260,12 @@ class RealtimeSession:
             resume = self._ledger.ready_to_continue(response_id, self._generation) or resume
         self._resume = False
         if resume and not self._ledger.in_flight():
-            await realtime.send(ws, self._create_event())
+            await realtime.send(ws, self._responses.create_event())
 
     def _on_drop(self) -> None:
-        if self._active is not None:
-            self._ledger.response_done(self._active, "dropped")
-        owed = self._active or self._awaiting or self._want_response or self._history.ends_with_user
-        self._resume = bool(owed)
-        self._active, self._awaiting, self._want_response = None, False, False
-
-    def _emit(self, event: ServerEvent) -> None:
-        if self._events.full():
-            self._events.get_nowait()  # nobody is iterating; keep only recent events
-        self._events.put_nowait(event)
-
-    def _end_events(self) -> None:
-        if self._events.full():
-            self._events.get_nowait()
-        self._events.put_nowait(_END)
+        if self._responses.active is not None:
+            self._ledger.response_done(self._responses.active, "dropped")
+        self._resume = self._responses.dropped() or self._history.ends_with_user
 
     async def _follow_tool_changes(self) -> None:
         assert self._tools is not None
@@ -348,30 +280,30 @@ class RealtimeSession:
             case realtime.ServerError():
                 await self._on_error(event)
             case realtime.ResponseCreated(response_id=rid):
-                self._active, self._awaiting = rid, False
+                self._responses.created(rid)
             case realtime.ResponseDone():
                 await self._on_response_done(event)
             case realtime.FunctionCallReady():
                 await self._on_function_call(event)
             case realtime.AudioDelta(response_id=rid, item_id=item_id, audio=pcm):
                 delay_s = self._playback.delay_s()
-                if rid not in self._cancelled and self._playback.add(item_id, pcm):
+                if not self._responses.cancelled(rid) and self._playback.add(item_id, pcm):
                     self._timer.audio(delay_s)
-                    await _notify(self.on_audio_received, pcm)
-            case realtime.TextDelta(response_id=rid, delta=delta) if rid not in self._cancelled:
+                    await notify(self.on_audio_received, pcm)
+            case realtime.TextDelta(response_id=rid, delta=delta) if not self._responses.cancelled(rid):
                 self._timer.text()
-                await _notify(self.on_response_delta, delta)
+                await notify(self.on_response_delta, delta)
             case realtime.TextDone(text=text):
                 self._history.assistant(text)
                 if self._transcript:
                     self._transcript.assistant(text)
-                await _notify(self.on_response_received, text)
+                await notify(self.on_response_received, text)
             case realtime.UserTranscript(transcript=text):
                 self._timer.mark("transcript")
                 self._history.user(text)
                 if self._transcript:
                     self._transcript.user(text)
-                await _notify(self.on_transcription_received, text)
+                await notify(self.on_transcription_received, text)
             case realtime.SpeechStarted():
                 self._user_turns += 1
                 await self._barge_in()
@@ -384,19 +316,15 @@ class RealtimeSession:
         if event.code in realtime.BENIGN_ERROR_CODES:
             logger.debug("benign Realtime error %s", event.code)
             return
-        if event.code == "conversation_already_has_active_response":
-            self._awaiting, self._want_response = False, True
-        elif event.event_id == f"create_{self._creates}":
-            self._awaiting = False  # our response.create was refused; nothing is coming
+        self._responses.refused(event.code, event.event_id)
         logger.warning("Realtime error %s: %s", event.code, event.message)
 
     async def _on_response_done(self, event: realtime.ResponseDone) -> None:
-        if self._active == event.response_id or self._active is None:
-            self._active, self._awaiting = None, False  # a done may arrive without its created
+        self._responses.done(event.response_id)
         if event.status == "failed":
             logger.warning("response %s failed: %s", event.response_id, event.error or "no details")
         self._ledger.response_done(event.response_id, event.status)
-        if self._ledger.ready_to_continue(event.response_id, self._generation) or self._want_response:
+        if self._ledger.ready_to_continue(event.response_id, self._generation) or self._responses.wanted:
             await self._request_response()
         if self.idle:
             await self._report(self._timer.finish())
@@ -405,7 +333,7 @@ class RealtimeSession:
         if turn is None:
             return
         logger.debug("turn latency: %s", turn.describe())
-        await _notify(self.on_turn_latency, turn)
+        await notify(self.on_turn_latency, turn)
 
     async def _on_function_call(self, event: realtime.FunctionCallReady) -> None:
         call = self._ledger.register(event.call_id, event.name, event.arguments, event.response_id)
@@ -422,7 +350,7 @@ class RealtimeSession:
             await self._send_output(known)
 
     async def _run_call(self, call: Call) -> None:
-        await _notify(self.on_tool_call, call.name, call.arguments)
+        await notify(self.on_tool_call, call.name, call.arguments)
         if self._tools is not None:
             outcome = await self._tools.call(call.name, call.arguments)
         else:
@@ -438,7 +366,7 @@ class RealtimeSession:
             "tool %s %s in %.0f ms", call.name, "failed" if outcome.is_error else "ran", outcome.duration_s * 1000
         )
         self._record(call, outcome)
-        await _notify(self.on_tool_result, call.name, outcome)
+        await notify(self.on_tool_result, call.name, outcome)
         if self._ledger.ready_to_continue(call.response_id, self._generation):
             if call.user_turn != self._user_turns:  # the user spoke since: their new turn gets the answer
                 logger.info("user spoke while %s ran; its result waits for their new turn", call.name)
@@ -464,6 +392,5 @@ class RealtimeSession:
             await self._send(realtime.item_truncate(cut.item_id, cut.played_ms))
             if self._transcript:
                 self._transcript.note(f"user interrupted after {cut.played_ms} ms of the reply")
-        if self._active is not None:
-            self._cancelled.append(self._active)
-            await self._send(realtime.response_cancel(self._active))
+        if (response_id := self._responses.cancel()) is not None:
+            await self._send(realtime.response_cancel(response_id))
