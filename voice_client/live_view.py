@@ -23,21 +23,12 @@ from rich.text import Text
 from voice_client.latency import TurnLatency
 from voice_client.tools import ToolOutcome
 
-SCRIPT_TOOLS = ("load_script", "next_stage", "goto_stage", "get_script_state")
 _ARGUMENT_CHARS = 160
 
 
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _changed_file(name: str, outcome: ToolOutcome) -> str | None:
-    """The workspace path a successful file_operation changed (its `changed` list); None for reads, listings,
-    backups, dry runs and failures."""
-    result = outcome.structured or {}
-    changed = result.get("changed") if name == "file_operation" and not outcome.is_error else None
-    return ", ".join(str(c) for c in changed) if isinstance(changed, list) and changed else None
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -128,11 +119,10 @@ class LiveView:
             self.console.print(
                 Text.assemble(("  ✓ ", "green"), (name, "bold"), " ", _clip(summary, 200), (took, "dim"))
             )
-        changed = _changed_file(name, outcome)
-        if changed:
-            self.console.print(Text.assemble(("  ✎ changed ", "magenta"), (f"workspace/{changed}", "bold magenta")))
-        if name in SCRIPT_TOOLS and not outcome.is_error and result.get("success", True):
-            self.script_changed(result.get("script_name"), result.get("current_stage"), result.get("stage_number"))
+        for path in outcome.changed:
+            self.console.print(Text.assemble(("  ✎ changed ", "magenta"), (f"workspace/{path}", "bold magenta")))
+        if outcome.script_stage is not None:
+            self.script_changed(*outcome.script_stage)
         self._activity = "thinking"
 
     def script_changed(self, script: str | None, stage: str | None, number: int | None = None) -> None:
@@ -159,6 +149,10 @@ class LiveView:
     def note(self, text: str) -> None:
         """A line of its own, dimmed (paths, hints)."""
         self.console.print(Text(text, style="dim"))
+
+    def prompt(self, text: str) -> None:
+        """`text` with no newline after it: typed chat's prompt (inside `paused()`)."""
+        self.console.print(text, end="")
 
     def error(self, text: str) -> None:
         """A problem the user should see."""

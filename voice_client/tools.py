@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
+from websockets.client import backoff
 
 from voice_client.config import Config
 
@@ -30,6 +31,14 @@ CLIENT_INFO = mcp_types.Implementation(name="realtime-mcp-assistant-voice", vers
 """How the voice client names itself to the MCP server (not the SDK's default "mcp")."""
 
 logger = logging.getLogger(__name__)
+
+INSTRUCTIONS_KEY = "instructions"
+"""Contract with the MCP server (README, "Architecture"): a tool result whose structured content has a
+non-empty string under this key replaces the Realtime session's instructions (a script's coach)."""
+CHANGED_KEY = "changed"
+"""Contract: the workspace paths a successful call created, changed or removed, for the live file view."""
+SCRIPT_KEYS = ("script_name", "current_stage", "stage_number")
+"""Contract: a result carrying `script_name` reports the active script, its stage and the stage's number."""
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _RETRYABLE = ("Session terminated", "Connection closed")
@@ -52,9 +61,24 @@ class ToolOutcome:
 
     @property
     def instructions(self) -> str | None:
-        """New session instructions a script tool returned (load_script, next_stage, goto_stage)."""
-        value = (self.structured or {}).get("instructions")
+        """New session instructions the result carries (`INSTRUCTIONS_KEY`), or None."""
+        value = (self.structured or {}).get(INSTRUCTIONS_KEY)
         return value if isinstance(value, str) and value.strip() else None
+
+    @property
+    def changed(self) -> list[str]:
+        """Workspace paths the call changed (`CHANGED_KEY`); empty for reads, listings and failures."""
+        value = (self.structured or {}).get(CHANGED_KEY) if not self.is_error else None
+        return [str(path) for path in value] if isinstance(value, list) else []
+
+    @property
+    def script_stage(self) -> tuple[str | None, str | None, int | None] | None:
+        """(script name or None, stage name, stage number) when the result reports the script (`SCRIPT_KEYS`)."""
+        result = self.structured or {}
+        if self.is_error or SCRIPT_KEYS[0] not in result or result.get("success") is False:
+            return None
+        name, stage, number = (result.get(key) for key in SCRIPT_KEYS)
+        return name, stage, number if isinstance(number, int) else None
 
 
 def failure(message: str, duration_s: float = 0.0) -> ToolOutcome:
@@ -90,9 +114,9 @@ def summarize(structured: dict[str, Any]) -> str:
             return {k: clip(v) for k, v in value.items() if v is not None}
         return value
 
-    shown = {k: v for k, v in structured.items() if k != "instructions"}
-    if "instructions" in structured:
-        shown["instructions"] = "(now your session instructions)"
+    shown = {k: v for k, v in structured.items() if k != INSTRUCTIONS_KEY}
+    if INSTRUCTIONS_KEY in structured:
+        shown[INSTRUCTIONS_KEY] = "(now your session instructions)"
     return json.dumps(clip(shown), ensure_ascii=False)
 
 
@@ -107,6 +131,11 @@ def _outcome(result: mcp_types.CallToolResult, duration_s: float) -> ToolOutcome
     if isinstance(structured, dict) and not written_for_model:
         return ToolOutcome(summarize(structured), structured, False, duration_s)
     return ToolOutcome(text[: _MAX_TEXT * 4], structured if isinstance(structured, dict) else None, False, duration_s)
+
+
+def _reconnect_delays() -> Iterator[float]:
+    """Seconds to wait before each reconnect: websockets' jittered exponential backoff, 0.1 s up to 5 s."""
+    return backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
 
 
 def _describe(exc: BaseException) -> str:
@@ -218,13 +247,13 @@ class McpTools:
             self._wake.set()
 
     async def _own(self) -> None:
-        delay_s = 0.1
+        delays = _reconnect_delays()
         while not self._closing:
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     client = await stack.enter_async_context(await self._open(stack))
                     await self._refresh(client, announce=self._client is not None)
-                    self._client, delay_s = client, 0.1
+                    self._client, delays = client, _reconnect_delays()
                     self._wake.clear()
                     self._ready.set()
                     logger.info("MCP connected (%d tools)", len(self._definitions))
@@ -236,9 +265,9 @@ class McpTools:
             except Exception as exc:  # boundary: the MCP connection owner survives any transport failure
                 self._startup_error = exc
                 self._ready.clear()
+                delay_s = next(delays)
                 logger.warning("MCP connection failed (%s); retrying in %.1f s", _describe(exc), delay_s)
                 await asyncio.sleep(delay_s)  # a reconnect pause, not a per-call retry
-                delay_s = min(delay_s * 2, 5.0)
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> Client:
         config = self._config
