@@ -2,7 +2,7 @@
 
 Each connection follows a script of steps: "expect this client event type (and predicate), then
 send these server events". The peer records every client event and fails on an unexpected event
-or unconsumed steps (`await peer.finished()`). Builders below produce GA-shaped server events.
+or unconsumed steps (`await peer.finished()`), including one that arrives after the script ended. Builders below produce GA-shaped server events.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class RealtimePeer:
         self._count = itertools.count()
         self._ids = itertools.count(1)
         self.url = ""
+        self._checked: int | None = None  # errors already reported by finished()
 
     async def __aenter__(self) -> RealtimePeer:
         self._server = await serve(self._handle, "127.0.0.1", 0, max_size=None)
@@ -63,21 +64,29 @@ class RealtimePeer:
         self.url = f"ws://127.0.0.1:{port}/v1/realtime"
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self._server.close()
         await self._server.wait_closed()
+        late = self.errors[self._checked :]
+        if kind is None and self._checked is not None and late:  # a stray event after finished() returned
+            raise AssertionError("realtime peer: " + "; ".join(late))
 
     def of_type(self, kind: str) -> list[Event]:
         """Received client events of one type."""
         return [e for e in self.received if e.get("type") == kind]
 
-    async def finished(self, timeout_s: float = 5.0) -> None:
-        """Wait until every step ran; raise AssertionError on any unexpected event or leftover step."""
+    async def finished(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> None:
+        """Wait until every step ran, then `quiet_s` more in which the client must send nothing unexpected
+        (a stray `response.create` after a cancel); raise AssertionError on any unexpected event or leftover
+        step. An unexpected event that arrives later still fails the test when the peer closes."""
         try:
             async with asyncio.timeout(timeout_s):
                 await self._done.wait()
         except TimeoutError:
             self.errors.append("timed out waiting for the script to finish")
+        if not self.errors:
+            await asyncio.sleep(quiet_s)
+        self._checked = len(self.errors)
         if self.errors:
             raise AssertionError("realtime peer: " + "; ".join(self.errors))
 
