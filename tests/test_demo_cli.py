@@ -166,7 +166,7 @@ async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_o
 
 
 def test_console_log_masks_credentials_and_keeps_library_tracebacks_to_one_line() -> None:
-    from demo import ConsoleLog
+    from voice_client.console_log import ConsoleLog
 
     try:
         raise ConnectionResetError("peer went away")

@@ -24,7 +24,7 @@ SECRET = "sk-never-show-this-0123456789"
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def _run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+async def _run_cli(*args: str, env: dict[str, str], cwd: Path, typed: bytes = b"") -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -32,11 +32,12 @@ async def _run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str
         *args,
         cwd=cwd,
         env=env,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(60):
-        out, err = await process.communicate()
+        out, err = await process.communicate(typed)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -92,11 +93,22 @@ async def test_cli_text_turn_runs_the_tool_prints_the_reply_and_exits(
     assert peer.requests[0][1]["authorization"] == f"Bearer {SECRET}"
 
 
-async def test_cli_without_audio_device_says_how_to_run_instead(tmp_path: Path) -> None:
-    code, _, err = await _run_cli("--realtime-url", "ws://127.0.0.1:9/v1/realtime", env=_env(tmp_path), cwd=tmp_path)
-    assert code == 1
-    assert "no audio device; use --wav FILE or --text" in err
-    assert SECRET not in err
+async def test_cli_without_audio_device_takes_typed_turns_like_the_demo(tmp_path: Path) -> None:
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", where=lambda e: e["session"]["output_modalities"] == ["text"], reply=session_updated),
+        Step("conversation.item.create", where=lambda e: e["item"]["content"][0]["text"] == "Good morning"),
+        Step("response.create", send=text_reply("resp_1", "m", "Good morning to you.")),
+    ]
+    async with RealtimePeer(script) as peer:
+        code, out, err = await _run_cli(
+            "--realtime-url", peer.url, "--no-tools", env=_env(tmp_path), cwd=tmp_path, typed=b"Good morning\n"
+        )
+        await peer.finished()
+    assert code == 0, err
+    assert "No microphone or speaker found: type what you would say" in err
+    assert out == "Good morning to you.\n"
+    assert SECRET not in out + err
 
 
 async def test_cli_reports_an_unreachable_realtime_server_without_the_key(tmp_path: Path, mcp_url: str) -> None:
