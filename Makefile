@@ -52,7 +52,8 @@ inspector: $(INSPECTOR)
 
 setup: $(OFFLINE) system-deps $(INSPECTOR)
 
-test: setup
+# The tests, after the style checks (ruff lint and format): CI runs this.
+test: setup lint
 	$(PY) -m pytest -q
 
 # demo.py indexes library/ first (with a progress bar) when it changed, then starts everything.
