@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))  # for tests.speech_audio when run as a script
 from local_realtime.brain import Entry, FunctionCall, TextDelta, ToolSpec  # noqa: E402
 from local_realtime.cpu import CpuTurns  # noqa: E402
 from local_realtime.engine import Engine  # noqa: E402
+from local_realtime.few_shot import PACKAGED_FEW_SHOT, load_few_shot  # noqa: E402
 from local_realtime.llm import LlamaBrain  # noqa: E402
 from local_realtime.model import locate_model  # noqa: E402
 from local_realtime.server import serve_engine  # noqa: E402
@@ -50,8 +51,8 @@ from local_realtime.stt import WhisperTranscriber  # noqa: E402
 from local_realtime.tts import PiperSynthesizer  # noqa: E402
 from local_realtime.vad import VoiceActivityDetector  # noqa: E402
 from mcp_server.config import Config  # noqa: E402
-from mcp_server.embedder import load_embedder  # noqa: E402
-from mcp_server.library import Library  # noqa: E402
+from mcp_server.library.embedder import load_embedder  # noqa: E402
+from mcp_server.library.search import Library  # noqa: E402
 from mcp_server.server import build_server  # noqa: E402
 from tests.speech_audio import BYTES_PER_MS, chunks, silence, synthesize  # noqa: E402
 from voice_client.config import DEFAULT_INSTRUCTIONS  # noqa: E402
@@ -261,7 +262,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
     cpu = CpuTurns()  # shared as build_engine shares it
-    brain = LlamaBrain(locate_model(MODEL_CACHE), cpu=cpu)
+    brain = LlamaBrain(locate_model(MODEL_CACHE), load_few_shot(PACKAGED_FEW_SHOT), cpu=cpu)
     whisper, piper = WhisperTranscriber.load(), PiperSynthesizer.load()
     # parts not run this time keep their earlier figures (each part records its own date)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

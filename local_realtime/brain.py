@@ -97,18 +97,30 @@ def tool_specs(tools: Iterable[dict[str, Any]]) -> list[ToolSpec]:
     return [ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or empty) for t in tools]
 
 
+@dataclass(frozen=True)
+class SpokenCall:
+    """A `RuleBrain` rule for spoken requests, where JSON cannot be said: user words matching `pattern` call
+    `tool` with `argument` set to the pattern's first group, spaces as underscores."""
+
+    pattern: str
+    """A regular expression with one group, searched in the lowercased text, e.g. `r"open (?:the )?(\\w+) file"`."""
+    tool: str
+    argument: str
+
+
+@dataclass
 class RuleBrain:
     """A deterministic brain for tests: keyword rules, no model.
 
     - After a tool result it says "Done: <first 80 characters of the output>".
-    - "load the <name> script" calls `load_script` when that tool exists.
     - "call <tool> with <json>" calls any tool with those arguments (several such phrases joined
       by " and also " make parallel calls).
+    - Each of `spoken_calls` whose tool exists and pattern matches calls it (the first that does).
     - Anything else is echoed: "You said: <text>".
     """
 
+    spoken_calls: tuple[SpokenCall, ...] = ()
     _CALL = re.compile(r"call (\w+) with (\{.*?\})(?= and also |$)")
-    _SCRIPT = re.compile(r"load (?:the )?([a-z ]+?) script")
 
     def reply(
         self,
@@ -130,10 +142,11 @@ class RuleBrain:
                 for name, args in calls:
                     yield FunctionCall(name, args)
                 return
-            script = self._SCRIPT.search(last.text.lower())
-            if script and "load_script" in names:
-                yield FunctionCall("load_script", json.dumps({"script_name": script.group(1).replace(" ", "_")}))
-                return
+            for rule in self.spoken_calls:
+                spoken = re.search(rule.pattern, last.text.lower())
+                if spoken and rule.tool in names:
+                    yield FunctionCall(rule.tool, json.dumps({rule.argument: spoken.group(1).replace(" ", "_")}))
+                    return
         yield from _words(f"You said: {last.text}", stop)
 
     def warm(self, tools: list[ToolSpec], instructions: str) -> None:

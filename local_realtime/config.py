@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from local_realtime.few_shot import PACKAGED_FEW_SHOT, Example, FewShotError, load_few_shot
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -33,6 +35,9 @@ class Config:
     """Voice (`LOCAL_TTS`): the neural piper voice, or espeak-ng (fast, robotic)."""
     log_level: str = "INFO"
     """Logging level name (`LOG_LEVEL`)."""
+    few_shot: tuple[Example, ...] = field(default_factory=lambda: load_few_shot(PACKAGED_FEW_SHOT))
+    """Worked turns for the brain's prompt, loaded from the JSON file named by `LOCAL_FEW_SHOT_PATH`
+    (default: the packaged `local_realtime/few_shot.json`, written for this project's MCP server)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], base_dir: Path | None = None) -> Config:
@@ -62,6 +67,8 @@ class Config:
         log_level = (env.get("LOG_LEVEL") or cls.log_level).upper()
         if log_level not in _LOG_LEVELS:
             problems.append(f"LOG_LEVEL={log_level!r} must be one of {', '.join(_LOG_LEVELS)}")
+        few_shot_path = path(env["LOCAL_FEW_SHOT_PATH"]) if env.get("LOCAL_FEW_SHOT_PATH") else PACKAGED_FEW_SHOT
+        few_shot = _few_shot(few_shot_path, problems)
         if problems:
             raise ConfigError("Invalid configuration: " + "; ".join(problems))
         return cls(
@@ -71,4 +78,16 @@ class Config:
             model_cache=path(env.get("LOCAL_MODEL_CACHE") or str(cls.model_cache)),
             tts=tts,  # type: ignore[arg-type]  # checked above
             log_level=log_level,
+            few_shot=few_shot,
         )
+
+
+def _few_shot(path: Path, problems: list[str]) -> tuple[Example, ...]:
+    """The examples in the file at `path`; on failure, () and the reason appended to `problems`."""
+    try:
+        return load_few_shot(path)
+    except OSError as exc:
+        problems.append(f"LOCAL_FEW_SHOT_PATH={str(path)!r} cannot be read ({exc.strerror})")
+    except FewShotError as exc:
+        problems.append(f"LOCAL_FEW_SHOT_PATH: {exc}")
+    return ()

@@ -21,11 +21,14 @@ from typing import Any
 from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec
 from local_realtime.cpu import CpuTurns
 from local_realtime.decoding import Decoder, GrammarSampler
+from local_realtime.few_shot import Example
 from local_realtime.grammar import allowed_replies, ground_ids, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader, render_prefix, render_prompt
 from local_realtime.prompt_cache import PromptCache
 
 logger = logging.getLogger(__name__)
+FALLBACK_REPLY = "Sorry, I lost my train of thought. Could you say that again?"
+"""Said instead of a tool call the model left unusable (cut off, or without its arguments)."""
 
 
 class BrainUnavailable(RuntimeError):
@@ -37,6 +40,8 @@ class LlamaBrain:
 
     Args:
         model_path: GGUF file (see `local_realtime.model.locate_model`).
+        few_shot: worked turns shown in every prompt after the tools (see `few_shot.py`); those using a tool
+            the session lacks are left out.
         n_ctx: context window in tokens; older turns are dropped to fit.
         n_threads: CPU threads; default all cores.
         max_tokens: cap on one reply's tokens.
@@ -54,6 +59,7 @@ class LlamaBrain:
     def __init__(
         self,
         model_path: Path,
+        few_shot: Sequence[Example],
         n_ctx: int = 8192,
         n_threads: int | None = None,
         max_tokens: int = 512,
@@ -77,6 +83,7 @@ class LlamaBrain:
             )
         except (ValueError, RuntimeError) as exc:
             raise BrainUnavailable(f"Could not load the model {model_path}: {exc}") from exc
+        self._examples = tuple(few_shot)
         self._max_tokens = max_tokens
         self._chunk = prefill_chunk
         self._reply_chunk = reply_chunk
@@ -90,7 +97,7 @@ class LlamaBrain:
     def warm(self, tools: Sequence[ToolSpec] = (), instructions: str = "") -> None:
         """Have the stable prompt prefix evaluated (from the disk cache when it has it) and the grammar built."""
         with self._lock:
-            tokens = self._tokens(render_prefix(tools, instructions))
+            tokens = self._tokens(render_prefix(tools, instructions, self._examples))
             self._logits_at = -1  # a restored state has no logits; a reply evaluates its last token again
             if self._cached(tokens) < len(tokens) and not (self._cache and self._cache.restore(self._llm, tokens)):
                 self._prefill(tokens, threading.Event(), self._reply_chunk)
@@ -233,7 +240,7 @@ class LlamaBrain:
         budget = self._llm.n_ctx() - self._max_tokens
         start = 0
         while True:
-            tokens = self._tokens(render_prompt(instructions, history[start:], tools))
+            tokens = self._tokens(render_prompt(instructions, history[start:], tools, self._examples))
             if len(tokens) <= budget or start >= len(history) - 1:
                 return tokens[-budget:]
             if history[start].role == "system":
@@ -250,4 +257,4 @@ def _to_call(reader: ReplyReader) -> Iterator[BrainOutput]:
         yield FunctionCall(value["tool"], json.dumps(value["arguments"], ensure_ascii=False))
         return
     logger.warning("Unusable model reply (%d chars)", len(reader.raw))
-    yield TextDelta("Sorry, I lost my train of thought. Could you say that again?")
+    yield TextDelta(FALLBACK_REPLY)

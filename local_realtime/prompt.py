@@ -17,11 +17,12 @@ from typing import Any
 from pydantic_core import from_json
 
 from local_realtime.brain import Entry, ToolSpec
+from local_realtime.few_shot import Example
 from local_realtime.grammar import sanitize_schema
 
 PARAM_NOTE_CHARS = 80  # a required parameter's description, cut to this
 TOOL_NOTE_CHARS = 420  # a tool's first sentence, cut to this: every token of the prefix slows every later
-# token (attention), and load_script's catalogue of scripts and search_library's of documents are first sentences
+# token (attention), and a catalogue (of scripts, of documents) in a tool's first sentence is kept
 RESULT_MAX_CHARS = 1200  # tool output shown to the model; prefill runs at ~70 tok/s here
 FORMAT = (
     'Reply with ONE JSON object only. To call a tool: {"tool": "<name>", "say": "<a few words telling the '
@@ -43,42 +44,6 @@ AFTER_REQUEST = "Tell the user the outcome in one short sentence, with the facts
 (or say it found nothing) instead of telling the outcome, and go on doing so for the rest of the conversation."""
 _QUESTION_WORD = re.compile(r"\b(what|how|when|where|who|which|why|whether)\b", re.IGNORECASE)
 """A request with one of these asks for facts too: "search my library for what to do about slugs"."""
-_PLUMBER = 'From "To do" (workspace:todo.md): Buy stamps. Water the plants on Sunday.'
-_LASAGNE = 'From "Family lasagne" (lasagne.md, Baking): Bake at 180 °C for 45 minutes, then rest it 10 minutes.'
-_RECYCLING = 'From "House notes" (workspace:house.md): Recycling goes out on Wednesday evening for Thursday.'
-Example = tuple[str, str | None, str | None, dict[str, Any], str | None, str | None]
-"""(user text, tool or None, preamble or say text, arguments, tool result, answer after the result)."""
-EXAMPLES: list[Example] = [
-    ("I'd like to work on a blog post.", "load_script", "Loading the blog writer script.",
-     {"script_name": "blog_writer"}, None, None),
-    ("Could you open my shopping file?", "file_operation", "Opening shopping.md.",
-     {"operation": "read", "filename": "shopping.md"}, None, None),
-    ("Create a file called ideas with the heading Ideas and a paragraph saying we need more plants.",
-     "file_operation", "Creating ideas.md.",
-     {"operation": "create", "filename": "ideas.md", "content": "# Ideas\n\nWe need more plants."}, None, None),
-    ("Show me all my files.", "file_operation", "Checking your files.", {"operation": "list"}, None, None),
-    ("Make a copy of report.md called old-report.md.", "file_operation", "Copying report.md.",
-     {"operation": "save_as", "filename": "report.md", "new_filename": "old-report.md"}, None, None),
-    ("Do we have anything in the library about climate change?", "search_library", "Let me look in your library.",
-     {"query": "climate change"}, None, None),
-    ("What did I write in my blog notes about bees?", "search_library", "Let me look in your notes.",
-     {"query": "What did I write in my blog notes about bees?"}, None, None),
-    ("When is the plumber coming, according to my notes?", "search_library", "Let me look in your notes.",
-     {"query": "When is the plumber coming?"}, _PLUMBER, "I found nothing about the plumber in your notes."),
-    ("How long does my lasagne bake?", "search_library", "Let me check your recipe.",
-     {"query": "How long does my lasagne bake?"}, _LASAGNE,
-     "Your Family lasagne recipe says to bake it 45 minutes at 180 °C."),
-    ("Which day is the recycling picked up?", "search_library", "Let me look in your notes.",
-     {"query": "Which day is the recycling picked up?"}, _RECYCLING,
-     "Your house notes say the recycling is picked up on Thursday."),
-    ("What's the title of the post about bees?", "search_library", "Let me look in your notes.",
-     {"query": "What's the title of the post about bees?"}, None, None),
-    ("What happens to the bonus once the loan is paid off?", "search_library", "Let me look in your notes.",
-     {"query": "What happens to the bonus once the loan is paid off?"}, None, None),
-    ("Okay, that part is done. Let's move on.", "next_stage", "Moving on to the next stage.", {}, None, None),
-    ("What's the capital of France?", None, "The capital of France is Paris.", {}, None, None),
-    ("Good morning!", None, "Good morning! What would you like to do today?", {}, None, None),
-]  # fmt: skip
 
 
 def render_tools(tools: Sequence[ToolSpec]) -> str:
@@ -96,33 +61,40 @@ def render_tools(tools: Sequence[ToolSpec]) -> str:
     return "\n".join(lines)
 
 
-def pick_examples(tools: Sequence[ToolSpec]) -> list[Entry]:
-    """Few-shot turns that only use tools (and argument values) valid in `tools`, as conversation entries."""
+def pick_examples(tools: Sequence[ToolSpec], examples: Sequence[Example]) -> list[Entry]:
+    """The `examples` that only use tools (and argument values) valid in `tools`, in order, as conversation
+    entries: user, assistant (the answer or a call's preamble), then for a call tool_call and, when the
+    example has a result, tool_result and assistant (the answer from it)."""
     by_name = {t.name: sanitize_schema(t.parameters) for t in tools}
     entries: list[Entry] = []
-    for text, name, said, args, result, answer in EXAMPLES:
-        if name is None:
-            entries += [Entry("user", text), Entry("assistant", said or "")]
-        elif name in by_name and _fits(args, by_name[name]):
-            entries += [Entry("user", text), Entry("assistant", said or ""), Entry("tool_call", json.dumps(args), name)]
-            if result is not None:
-                entries += [Entry("tool_result", result, name), Entry("assistant", answer or "")]
+    for example in examples:
+        turn = [Entry("user", example.user), Entry("assistant", example.say)]
+        if example.tool is None:
+            entries += turn
+        elif example.tool in by_name and _fits(example.arguments, by_name[example.tool]):
+            entries += [*turn, Entry("tool_call", json.dumps(example.arguments), example.tool)]
+            if example.result is not None:
+                answer = Entry("assistant", example.answer or "")
+                entries += [Entry("tool_result", example.result, example.tool), answer]
     return entries
 
 
-def render_prefix(tools: Sequence[ToolSpec], instructions: str) -> str:
-    """The stable part of the prompt: tools, few-shot turns, then the session's first instructions."""
+def render_prefix(tools: Sequence[ToolSpec], instructions: str, examples: Sequence[Example]) -> str:
+    """The stable part of the prompt: tools, the few-shot `examples` that fit them, then the session's first
+    instructions."""
     head = "You are the brain of a voice assistant. You can call these tools:\n"
     prefix = _turn("system", head + (render_tools(tools) or "(no tools)") + "\n\n" + FORMAT)
-    prefix += render_turns(pick_examples(tools))
+    prefix += render_turns(pick_examples(tools, examples))
     if instructions.strip():
         prefix += _turn("system", "Session instructions:\n" + instructions.strip())
     return prefix
 
 
-def render_prompt(instructions: str, history: Sequence[Entry], tools: Sequence[ToolSpec]) -> str:
+def render_prompt(
+    instructions: str, history: Sequence[Entry], tools: Sequence[ToolSpec], examples: Sequence[Example]
+) -> str:
     """The whole ChatML prompt, ending where the assistant's JSON reply starts."""
-    return render_prefix(tools, instructions) + render_turns(history) + "<|im_start|>assistant\n"
+    return render_prefix(tools, instructions, examples) + render_turns(history) + "<|im_start|>assistant\n"
 
 
 def render_turns(history: Sequence[Entry]) -> str:

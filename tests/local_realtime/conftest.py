@@ -13,7 +13,7 @@ from local_realtime.server import serve_engine
 from local_realtime.stt import WhisperTranscriber
 from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer
 from local_realtime.vad import VoiceActivityDetector
-from tests.local_realtime.protocol_client import Peer
+from tests.local_realtime.protocol_client import LOAD_SCRIPT_RULE, Peer
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def espeak() -> EspeakSynthesizer:
 
 @pytest.fixture(scope="session")
 def engine(whisper: WhisperTranscriber, espeak: EspeakSynthesizer) -> Engine:
-    return Engine(RuleBrain(), whisper, espeak, VoiceActivityDetector)
+    return Engine(RuleBrain((LOAD_SCRIPT_RULE,)), whisper, espeak, VoiceActivityDetector)
 
 
 @pytest.fixture(scope="session")

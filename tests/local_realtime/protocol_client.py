@@ -15,6 +15,7 @@ import pydantic
 from openai.types.realtime import RealtimeServerEvent
 from websockets.asyncio.client import ClientConnection
 
+from local_realtime.brain import SpokenCall
 from tests.speech_audio import chunks, silence, synthesize
 
 SERVER_EVENT = pydantic.TypeAdapter(RealtimeServerEvent)
@@ -31,6 +32,8 @@ SCRIPT_TOOL = {
     "description": "Load a guided script by name.",
     "parameters": {"type": "object", "properties": {"script_name": {"type": "string"}}},
 }
+LOAD_SCRIPT_RULE = SpokenCall(r"load (?:the )?([a-z ]+?) script", "load_script", "script_name")
+"""The RuleBrain's rule for a spoken "load the blog writer script": calls `SCRIPT_TOOL`."""
 
 
 def check_shape(raw: dict[str, Any]) -> None:

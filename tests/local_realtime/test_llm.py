@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 
 from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec
-from local_realtime.llm import LlamaBrain
+from local_realtime.few_shot import PACKAGED_FEW_SHOT, load_few_shot
+from local_realtime.llm import FALLBACK_REPLY, LlamaBrain
 from local_realtime.model import locate_model
 from mcp_server.server import build_server
 from tests.local_realtime.test_grammar import REMINDER
@@ -31,7 +32,9 @@ async def real_tools(tmp_path_factory: pytest.TempPathFactory) -> list[ToolSpec]
 @pytest.fixture(scope="session")
 def brain(real_tools: list[ToolSpec]) -> LlamaBrain:
     """The packaged Qwen2.5-Coder-1.5B, loaded once and warmed with the real tools."""
-    model = LlamaBrain(locate_model(Path.home() / ".cache" / "realtime-mcp-assistant" / "models"))
+    model = LlamaBrain(
+        locate_model(Path.home() / ".cache" / "realtime-mcp-assistant" / "models"), load_few_shot(PACKAGED_FEW_SHOT)
+    )
     model.warm([*real_tools, REMINDER], INSTRUCTIONS)
     return model
 
@@ -57,8 +60,11 @@ def _call(outputs: list[BrainOutput], tools: list[ToolSpec]) -> tuple[str, dict[
 
 
 def _text(outputs: list[BrainOutput]) -> str:
+    """The spoken answer in `outputs`; the brain's apology for an unusable reply is not an answer."""
     assert outputs and all(isinstance(o, TextDelta) for o in outputs), outputs
-    return "".join(o.text for o in outputs if isinstance(o, TextDelta))
+    text = "".join(o.text for o in outputs if isinstance(o, TextDelta))
+    assert FALLBACK_REPLY not in text, "the model's reply was unusable"
+    return text
 
 
 @pytest.mark.slow

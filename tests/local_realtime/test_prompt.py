@@ -6,8 +6,16 @@ from __future__ import annotations
 import json
 
 from local_realtime.brain import Entry, ToolSpec
+from local_realtime.few_shot import PACKAGED_FEW_SHOT, Example, load_few_shot
 from local_realtime.prompt import ReplyReader, pick_examples, render_prefix, render_prompt, render_tools
 from tests.local_realtime.test_grammar import FILE_SCHEMA, REMINDER
+
+EXAMPLES = load_few_shot(PACKAGED_FEW_SHOT)
+
+
+def full_prompt(instructions: str, history: list[Entry], tools: list[ToolSpec]) -> str:
+    """`render_prompt` with the packaged few-shot examples."""
+    return render_prompt(instructions, history, tools, EXAMPLES)
 
 
 def test_each_tool_is_one_line_with_enums_optional_marks_and_its_first_sentence() -> None:
@@ -47,7 +55,7 @@ def test_examples_only_use_tools_and_values_that_exist() -> None:
     search = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
     tools = [ToolSpec("load_script", "", scripts), ToolSpec("search_library", "", search)]
 
-    examples = pick_examples(tools)
+    examples = pick_examples(tools, EXAMPLES)
 
     calls = [e.name for e in examples if e.role == "tool_call"]
     assert calls and set(calls) == {"search_library"}  # blog_writer is not a valid script_name here
@@ -55,6 +63,26 @@ def test_examples_only_use_tools_and_values_that_exist() -> None:
     results = [e for e in examples if e.role == "tool_result"]
     assert results, "a worked example of answering from a search result"
     assert any("45 minutes" in e.text for e in examples if e.role == "assistant")  # the fact, copied exactly
+    assert '{"tool": "search_library", "say": "Let me check your recipe.", "arguments": {"query": "How long ' in (
+        render_prefix(tools, "", EXAMPLES)
+    )  # arguments in the file's order, as the model has always seen them
+
+
+def test_examples_for_another_server_are_data() -> None:
+    weather = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tools = [ToolSpec("get_forecast", "Tomorrow's weather for a city.", weather)]
+    examples = [
+        Example(user="Will it rain in Oslo?", tool="get_forecast", say="Checking.", arguments={"city": "Oslo"}),
+        Example(user="Open my notes.", tool="file_operation", say="Opening.", arguments={"operation": "read"}),
+        Example(user="Hi!", say="Hello!"),
+    ]
+
+    prefix = render_prefix(tools, "Be brief.", examples)
+
+    assert '{"tool": "get_forecast", "say": "Checking.", "arguments": {"city": "Oslo"}}' in prefix
+    assert "Open my notes." not in prefix  # its tool is not in this session
+    assert prefix.index('{"say": "Hello!"}') < prefix.index("Be brief.")
+    assert "Will it rain" not in render_prefix(tools, "Be brief.", [])
 
 
 def test_instructions_come_after_the_cacheable_prefix_and_changes_where_they_happened() -> None:
@@ -67,9 +95,9 @@ def test_instructions_come_after_the_cacheable_prefix_and_changes_where_they_hap
         Entry("assistant", "Done."),
     ]
 
-    prompt = render_prompt("Be brief.", history, [REMINDER])
+    prompt = full_prompt("Be brief.", history, [REMINDER])
 
-    assert prompt.startswith(render_prefix([REMINDER], "Be brief."))
+    assert prompt.startswith(render_prefix([REMINDER], "Be brief.", EXAMPLES))
     # the preamble and its call are one reply, as the model generates it
     assert '{"tool": "set_reminder", "say": "Setting a reminder.", "arguments": {"text": "stretch", ' in prompt
     assert '<tool_response name="set_reminder">\n{"ok": true}\n</tool_response>' in prompt
@@ -86,25 +114,25 @@ def test_instructions_a_tool_changed_wait_for_the_answer_and_the_prompt_only_gro
         Entry("system", "You are a strict coach."),  # the voice client applies a script's instructions first
         Entry("tool_result", '{"ok": true}', "set_reminder", "c1"),
     ]
-    answering = render_prompt("Be brief.", turn, [REMINDER])
-    later = render_prompt("Be brief.", [*turn, Entry("assistant", "Done."), Entry("user", "hop to it")], [REMINDER])
-    unanswered = render_prompt("Be brief.", [*turn, Entry("user", "halt now")], [REMINDER])
+    answering = full_prompt("Be brief.", turn, [REMINDER])
+    later = full_prompt("Be brief.", [*turn, Entry("assistant", "Done."), Entry("user", "hop to it")], [REMINDER])
+    unanswered = full_prompt("Be brief.", [*turn, Entry("user", "halt now")], [REMINDER])
 
     assert "strict coach" not in answering  # the answer is made from the result alone, at once
     assert later.startswith(answering)  # nothing evaluated for the answer is evaluated again
     assert later.index('{"say": "Done."}') < later.index("strict coach") < later.index("hop to it")
     assert unanswered.index("strict coach") < unanswered.index("halt now")
-    asked = render_prompt("Be brief.", [Entry("user", "which reminders do I have?"), *turn[1:]], [REMINDER])
+    asked = full_prompt("Be brief.", [Entry("user", "which reminders do I have?"), *turn[1:]], [REMINDER])
     assert "strict coach" in asked  # after a question, the answer is made under the new instructions
-    without_a_tool = render_prompt("Be brief.", [Entry("user", "hi"), Entry("system", "Be loud.")], [REMINDER])
+    without_a_tool = full_prompt("Be brief.", [Entry("user", "hi"), Entry("system", "Be loud.")], [REMINDER])
     assert "Be loud." in without_a_tool  # a change outside a tool turn is in force at once
 
 
 def test_a_change_of_instructions_leaves_the_earlier_prompt_unchanged() -> None:
     before = [Entry("user", "hello"), Entry("assistant", "Hi!")]
 
-    first = render_prompt("Be brief.", before, [REMINDER])
-    later = render_prompt("Be brief.", [*before, Entry("system", "You are a coach."), Entry("user", "go")], [REMINDER])
+    first = full_prompt("Be brief.", before, [REMINDER])
+    later = full_prompt("Be brief.", [*before, Entry("system", "You are a coach."), Entry("user", "go")], [REMINDER])
 
     assert later.startswith(first.removesuffix("<|im_start|>assistant\n"))
 

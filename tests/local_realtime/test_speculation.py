@@ -38,6 +38,7 @@ class PreparingBrain(RuleBrain):
     """RuleBrain that remembers what it was asked to prepare."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.prepared: list[str] = []
         self.prepared_after: list[Entry] = []
 
