@@ -11,11 +11,9 @@ import binascii
 import secrets
 from typing import Any
 
+from local_realtime.audio_format import duration_ms
 from local_realtime.brain import Entry
 from local_realtime.events import ProtocolError
-
-BYTES_PER_MS = 48
-"""PCM16 mono 24 kHz: 48 bytes per millisecond."""
 
 _CONTENT_TYPES = {
     "user": {"input_text", "input_audio"},
@@ -105,7 +103,7 @@ class Conversation:
 
     def add_audio(self, item_id: str, pcm_bytes: int) -> None:
         """Count `pcm_bytes` of assistant audio sent for `item_id`."""
-        self._audio_ms[item_id] = self._audio_ms.get(item_id, 0) + pcm_bytes // BYTES_PER_MS
+        self._audio_ms[item_id] = self._audio_ms.get(item_id, 0) + duration_ms(pcm_bytes)
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Cut an assistant audio item to what the user heard; the transcript keeps the same share.

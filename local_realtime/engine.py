@@ -18,10 +18,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from local_realtime.audio_format import duration_ms
 from local_realtime.brain import Brain, BrainOutput, Entry, ToolSpec
 from local_realtime.cpu import CpuTurns
 
 if TYPE_CHECKING:  # the speech modules import the [offline] extra; keep `--help` light
+    from local_realtime.config import Config
     from local_realtime.stt import Transcriber
     from local_realtime.tts import Synthesizer
     from local_realtime.vad import VadEvent
@@ -106,10 +108,44 @@ class Engine:
             with self._stt_lock, self.cpu:
                 started = time.perf_counter()
                 text = self.transcriber.transcribe(pcm)
-                logger.debug("transcribed %d ms of audio in %.2f s", len(pcm) // 48, time.perf_counter() - started)
+                took_s = time.perf_counter() - started
+                logger.debug("transcribed %d ms of audio in %.2f s", duration_ms(len(pcm)), took_s)
                 return text
 
         return await asyncio.to_thread(work)
+
+
+def build_engine(config: Config) -> Engine:
+    """The real engine: the brain (warmed up, with `config.few_shot`), Whisper, the voice and the VAD.
+
+    Takes a few seconds; the models' modules are imported here, so importing this module needs no
+    `[offline]` extra.
+
+    Raises:
+        FileNotFoundError / RuntimeError subclasses from the model modules, naming what to install.
+    """
+    from local_realtime.llm import LlamaBrain
+    from local_realtime.model import locate_model
+    from local_realtime.session import DEFAULT_INSTRUCTIONS
+    from local_realtime.stt import MissingSpeechModel, WhisperTranscriber
+    from local_realtime.tts import EspeakSynthesizer, PiperSynthesizer
+    from local_realtime.vad import VoiceActivityDetector
+
+    cpu = CpuTurns()
+    model = locate_model(config.model_cache, config.model_path)
+    brain = LlamaBrain(model, config.few_shot, cache_dir=config.model_cache / "prompts", cpu=cpu)
+    brain.warm(instructions=DEFAULT_INSTRUCTIONS)
+    synthesizer: Synthesizer
+    if config.tts == "piper":
+        try:
+            synthesizer = PiperSynthesizer.load()
+        except MissingSpeechModel as exc:
+            logger.warning("piper voice unavailable (%s); using espeak-ng", exc)
+            synthesizer = EspeakSynthesizer()
+    else:
+        synthesizer = EspeakSynthesizer()
+    VoiceActivityDetector(0.5, 300, 500)  # fail now, not on the first connection, if Silero is missing
+    return Engine(brain, WhisperTranscriber.load(), synthesizer, VoiceActivityDetector, cpu=cpu)
 
 
 async def _stream(

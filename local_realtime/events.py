@@ -35,6 +35,11 @@ class ProtocolError(ValueError):
         self.param = param
         self.event_id = event_id
 
+    def to_event(self) -> dict[str, Any]:
+        """The GA `error` server event reporting this (without its own `event_id`)."""
+        error = {"type": "invalid_request_error", "code": self.code, "message": self.message}
+        return {"type": "error", "error": {**error, "param": self.param, "event_id": self.event_id}}
+
 
 @dataclass(frozen=True)
 class SessionUpdate:

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from local_realtime.audio_format import BYTES_PER_MS
 from local_realtime.engine import Detector, DetectorFactory
 from local_realtime.session import TurnDetection
 
-BYTES_PER_MS = 48
 KEEP_MS = 2_000
 """With VAD on and no speech in progress, at least this much of the buffer is kept (and the prefix padding
 plus a second): an onset the interruption guard confirms late reaches back less than that."""

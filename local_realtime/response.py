@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from local_realtime.audio_format import byte_count, duration_ms, session_format
 from local_realtime.brain import Entry, FunctionCall, tool_specs
 from local_realtime.conversation import Conversation, new_id
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
-from local_realtime.session import PCM_FORMAT, ResponseSettings
+from local_realtime.session import ResponseSettings
 
 logger = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], None]
@@ -31,7 +32,7 @@ _MAX_SENTENCE_CHARS = 160
 _FIRST_CLAUSE_CHARS = 20
 _FIRST_WORDS = 7  # a first sentence with no comma yet is spoken from this many words on: the brain writes
 # about 10 tokens a second here, and waiting for a 20-word sentence's end would be 2 s of silence
-_MAX_DELTA_BYTES = 200 * 48  # 200 ms of PCM16 24 kHz per audio delta
+_MAX_DELTA_BYTES = byte_count(200)  # per audio delta
 
 
 @dataclass
@@ -280,7 +281,7 @@ class Response:
                 for start in range(0, len(pcm), _MAX_DELTA_BYTES):
                     piece = pcm[start : start + _MAX_DELTA_BYTES]
                     self._conversation.add_audio(message.item["id"], len(piece))
-                    self._audio_ms += len(piece) // 48
+                    self._audio_ms += duration_ms(len(piece))
                     delta = base64.b64encode(piece).decode("ascii")
                     self._emit({"type": "response.output_audio.delta", **ids, "delta": delta})
 
@@ -311,7 +312,7 @@ class Response:
             "output_modalities": list(self._settings.output_modalities),
             "max_output_tokens": self._settings.max_output_tokens,
             "metadata": self._settings.metadata,
-            "audio": {"output": {"format": dict(PCM_FORMAT), "voice": self._settings.voice}},
+            "audio": {"output": {"format": session_format(), "voice": self._settings.voice}},
             "usage": _usage(self._input_chars // 4, self._output_chars // 4, audio_tokens) if done else None,
         }
 

@@ -1,8 +1,8 @@
 """The WebSocket server: GA Realtime sessions at `/v1/realtime?model=...`, one `Connection` each.
 
 `serve_engine(engine)` runs it in-process on a free port for the demo and tests. A `Connection`
-parses client events, keeps the session config, conversation and input audio, and runs at most one
-`Response` at a time. Every server event goes through one outbox so events keep their order.
+parses client events, keeps the session config, conversation, input audio and its `Transcriptions`,
+and runs one `Response` at a time. Every server event goes through one outbox so events keep their order.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from websockets.asyncio.server import Response as HttpResponse
 from websockets.exceptions import ConnectionClosed
 
 from local_realtime import events
+from local_realtime.audio_format import duration_ms
 from local_realtime.brain import Entry, tool_specs
 from local_realtime.conversation import Conversation, new_id, normalize_item
 from local_realtime.engine import Engine
 from local_realtime.events import ProtocolError
-from local_realtime.input_audio import BYTES_PER_MS, BufferFull, InputAudio, PlaybackClock, SpeechEvent
+from local_realtime.input_audio import BufferFull, InputAudio, PlaybackClock, SpeechEvent
 from local_realtime.response import Response
 from local_realtime.session import ResponseSettings, SessionConfig
 from local_realtime.speculation import Speculation
+from local_realtime.transcription import Transcriptions
 
 logger = logging.getLogger(__name__)
 PATH = "/v1/realtime"
@@ -75,7 +77,7 @@ class Connection:
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._response: Response | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._transcriptions: set[asyncio.Task[None]] = set()
+        self._transcriptions = Transcriptions(engine, self._emit, lambda: self._config.transcription is not None)
         self._speech_item_id: str | None = None
         self._speculation: Speculation | None = None
         self._idle_stop = threading.Event()  # set: no work on the next prompt is under way
@@ -112,10 +114,10 @@ class Connection:
             self._response.cancel("client_cancelled")
         self._drop_speculation()
         self._idle_stop.set()
-        for task in self._transcriptions:
-            task.cancel()
-        if self._tasks or self._transcriptions:
-            await asyncio.wait(self._tasks | self._transcriptions)
+        self._transcriptions.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        await self._transcriptions.ready()
         self._outbox.put_nowait(None)
         await asyncio.wait([writer])
         logger.info("session closed")
@@ -131,23 +133,12 @@ class Connection:
         """Queue one server event; it is serialized now, so later changes to its dicts do not leak."""
         logger.debug("-> %s", event["type"])
         if event["type"] == "response.output_audio.delta":
-            self._playback.sent(len(event["delta"]) * 3 // 4 // BYTES_PER_MS)
+            self._playback.sent(duration_ms(len(event["delta"]) * 3 // 4))  # base64: 4 characters per 3 bytes
         self._outbox.put_nowait(json.dumps({"event_id": new_id("event"), **event}))
 
     def _error(self, exc: ProtocolError) -> None:
         logger.debug("client error %s: %s", exc.code, exc.message)
-        self._emit(
-            {
-                "type": "error",
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": exc.code,
-                    "message": exc.message,
-                    "param": exc.param,
-                    "event_id": exc.event_id,
-                },
-            }
-        )
+        self._emit(exc.to_event())
 
     async def _handle(self, frame: str | bytes) -> None:
         try:
@@ -198,14 +189,8 @@ class Connection:
             case events.ItemTruncate(item_id=item_id, content_index=index, audio_end_ms=end_ms):
                 self._playback.stopped()
                 self._conversation.truncate(item_id, index, end_ms)
-                self._emit(
-                    {
-                        "type": "conversation.item.truncated",
-                        "item_id": item_id,
-                        "content_index": index,
-                        "audio_end_ms": end_ms,
-                    }
-                )
+                truncated = {"item_id": item_id, "content_index": index, "audio_end_ms": end_ms}
+                self._emit({"type": "conversation.item.truncated", **truncated})
             case events.ItemDelete(item_id=item_id):
                 self._conversation.delete(item_id)
                 self._emit({"type": "conversation.item.deleted", "item_id": item_id})
@@ -329,54 +314,11 @@ class Connection:
         self._emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item})
         for content_index, pcm in audio:
             known = speculation.transcript if speculation is not None else None
-            task = asyncio.create_task(self._transcribe(item, content_index, pcm, known))
-            self._transcriptions.add(task)
-            task.add_done_callback(self._transcriptions.discard)
-
-    async def _transcribe(
-        self, item: dict[str, Any], content_index: int, pcm: bytes, known: asyncio.Task[str] | None = None
-    ) -> None:
-        """Fill in the transcript the brain reads (`known`: the speculative one, already under way); report it
-        when the session asked for transcription."""
-        try:
-            transcript = await (known if known is not None else self._engine.transcribe(pcm))
-        except Exception as exc:  # boundary: the speech model failed; the turn goes on without words
-            logger.exception("transcription failed")
-            item["content"][content_index]["transcript"] = ""
-            if self._config.transcription is not None:
-                self._emit(
-                    {
-                        "type": "conversation.item.input_audio_transcription.failed",
-                        "item_id": item["id"],
-                        "content_index": content_index,
-                        "error": {
-                            "type": "server_error",
-                            "code": "transcription_failed",
-                            "message": str(exc),
-                            "param": None,
-                        },
-                    }
-                )
-            return
-        item["content"][content_index]["transcript"] = transcript
-        if self._config.transcription is not None:
-            self._emit(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item["id"],
-                    "content_index": content_index,
-                    "transcript": transcript,
-                    "usage": {"type": "duration", "seconds": round(len(pcm) / 48_000, 3)},
-                }
-            )
-
-    async def _inputs_ready(self) -> None:
-        if self._transcriptions:
-            await asyncio.wait(set(self._transcriptions))
+            self._transcriptions.start(item, content_index, pcm, known)
 
     def _start_response(self, settings: ResponseSettings) -> None:
         self._idle_stop.set()
-        response = Response(self._engine, settings, self._conversation, self._emit, self._inputs_ready)
+        response = Response(self._engine, settings, self._conversation, self._emit, self._transcriptions.ready)
         self._response = response
         self._track(asyncio.create_task(self._run(response)))
 

@@ -12,9 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from local_realtime.audio_format import MIME_TYPE, SAMPLE_RATE_HZ, session_format
 from local_realtime.events import ProtocolError
 
-PCM_FORMAT = {"type": "audio/pcm", "rate": 24000}
 _KNOWN_FIELDS = {
     "type",
     "model",
@@ -167,12 +167,12 @@ class SessionConfig:
             "instructions": self.instructions,
             "audio": {
                 "input": {
-                    "format": dict(PCM_FORMAT),
+                    "format": session_format(),
                     "noise_reduction": None,
                     "transcription": self.transcription,
                     "turn_detection": self.turn_detection.to_wire() if self.turn_detection else None,
                 },
-                "output": {"format": dict(PCM_FORMAT), "voice": self.voice, "speed": self.speed},
+                "output": {"format": session_format(), "voice": self.voice, "speed": self.speed},
             },
             "tools": list(self.tools),
             "tool_choice": self.tool_choice,
@@ -278,8 +278,9 @@ def _turn_detection(value: Any, current: TurnDetection | None) -> TurnDetection 
 
 def _check_format(value: Any, where: str) -> None:
     value = _typed(value, dict, where)
-    if value.get("type") != "audio/pcm" or value.get("rate", 24000) != 24000:
-        raise ProtocolError("invalid_value", "Only {type: 'audio/pcm', rate: 24000} is supported.", where)
+    if value.get("type") != MIME_TYPE or value.get("rate", SAMPLE_RATE_HZ) != SAMPLE_RATE_HZ:
+        supported = f"{{type: '{MIME_TYPE}', rate: {SAMPLE_RATE_HZ}}}"
+        raise ProtocolError("invalid_value", f"Only {supported} is supported.", where)
 
 
 def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:

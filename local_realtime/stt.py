@@ -15,9 +15,10 @@ import numpy as np
 import soxr
 from faster_whisper import WhisperModel
 
+from local_realtime.audio_format import BYTES_PER_SAMPLE, SAMPLE_DTYPE, SAMPLE_RATE_HZ, byte_count
+
 logger = logging.getLogger(__name__)
 
-INPUT_RATE_HZ = 24_000
 WHISPER_RATE_HZ = 16_000
 MIN_AUDIO_MS = 100  # shorter input is not worth a model call: it cannot hold a word
 
@@ -100,10 +101,11 @@ class WhisperTranscriber:
             the text with segments joined by spaces and outer whitespace stripped; "" for audio
             shorter than 100 ms or with no recognised speech.
         """
-        if len(pcm) < MIN_AUDIO_MS * INPUT_RATE_HZ * 2 // 1000:
+        if len(pcm) < byte_count(MIN_AUDIO_MS):
             return ""
-        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
-        audio = soxr.resample(samples, INPUT_RATE_HZ, WHISPER_RATE_HZ).astype(np.float32)
+        whole = pcm[: len(pcm) - len(pcm) % BYTES_PER_SAMPLE]
+        samples = np.frombuffer(whole, dtype=SAMPLE_DTYPE).astype(np.float32) / 32768.0
+        audio = soxr.resample(samples, SAMPLE_RATE_HZ, WHISPER_RATE_HZ).astype(np.float32)
         segments, _info = self._model.transcribe(
             audio,
             language=self.language,

@@ -20,11 +20,13 @@ import onnxruntime
 import soxr
 from piper import PiperConfig, PiperVoice, SynthesisConfig
 
+from local_realtime.audio_format import SAMPLE_RATE_HZ, byte_count
 from local_realtime.stt import MissingSpeechModel
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_RATE_HZ = 24_000
+ESPEAK_RATE_HZ = 22_050
+"""espeak-ng's usual output rate, for sizing reads (the rate used is read from its WAV header)."""
 WAV_HEADER_BYTES = 44
 
 
@@ -57,7 +59,7 @@ class PiperSynthesizer:
 
     def __init__(self, voice: PiperVoice, chunk_ms: int = 200, deterministic: bool = False) -> None:
         self._voice = voice
-        self._max_bytes = chunk_ms * OUTPUT_RATE_HZ * 2 // 1000
+        self._max_bytes = byte_count(chunk_ms)
         # Piper peak-normalises each sentence to full scale; 0.9 leaves room for resampling overshoot.
         noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if deterministic else {}
         self._config = SynthesisConfig(volume=0.9, **noise)
@@ -106,7 +108,7 @@ class PiperSynthesizer:
             PCM16 mono 24 kHz little-endian chunks, each at most `chunk_ms` long; nothing for
             text with no speakable words.
         """
-        resampler = soxr.ResampleStream(self._voice.config.sample_rate, OUTPUT_RATE_HZ, 1, dtype="int16")
+        resampler = soxr.ResampleStream(self._voice.config.sample_rate, SAMPLE_RATE_HZ, 1, dtype="int16")
         for sentence in self._voice.synthesize(text, syn_config=self._config):
             yield from _pieces(resampler.resample_chunk(sentence.audio_int16_array).tobytes(), self._max_bytes)
         yield from _pieces(resampler.resample_chunk(np.zeros(0, np.int16), last=True).tobytes(), self._max_bytes)
@@ -131,7 +133,7 @@ class EspeakSynthesizer:
         self._program = program
         self.voice = voice
         self.words_per_minute = words_per_minute
-        self._read_bytes = chunk_ms * 22_050 * 2 // 1000
+        self._read_bytes = chunk_ms * ESPEAK_RATE_HZ * 2 // 1000  # 16-bit mono WAV
 
     def synthesize(self, text: str) -> Iterator[bytes]:
         """Speak `text`; closing the iterator kills the espeak-ng process.
@@ -151,7 +153,7 @@ class EspeakSynthesizer:
         assert stdout is not None
         try:
             rate_hz = self._read_header(stdout.read(WAV_HEADER_BYTES))
-            resampler = soxr.ResampleStream(rate_hz, OUTPUT_RATE_HZ, 1, dtype="int16")
+            resampler = soxr.ResampleStream(rate_hz, SAMPLE_RATE_HZ, 1, dtype="int16")
             odd = b""
             while buffer := stdout.read(self._read_bytes):
                 data = odd + buffer

@@ -16,9 +16,10 @@ import numpy as np
 import onnxruntime as ort
 import soxr
 
+from local_realtime.audio_format import BYTES_PER_SAMPLE, SAMPLE_DTYPE, SAMPLE_RATE_HZ
+
 logger = logging.getLogger(__name__)
 
-INPUT_RATE_HZ = 24_000
 MODEL_RATE_HZ = 16_000
 FRAME_SAMPLES = 512  # Silero's window at 16 kHz: 32 ms
 CONTEXT_SAMPLES = 64  # Silero v5+ expects the previous window's last 64 samples prepended
@@ -116,7 +117,7 @@ class VoiceActivityDetector:
 
     def reset(self) -> None:
         """Forget all audio and state: positions restart at 0 and no speech is in progress."""
-        self._resampler = soxr.ResampleStream(INPUT_RATE_HZ, MODEL_RATE_HZ, 1, dtype="int16")
+        self._resampler = soxr.ResampleStream(SAMPLE_RATE_HZ, MODEL_RATE_HZ, 1, dtype="int16")
         self._odd_byte = b""
         self._pending = np.zeros(0, dtype=np.float32)
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
@@ -145,9 +146,9 @@ class VoiceActivityDetector:
             list of `VadEvent`, possibly empty; starts and stops alternate across calls.
         """
         data = self._odd_byte + pcm
-        usable = len(data) - len(data) % 2
+        usable = len(data) - len(data) % BYTES_PER_SAMPLE
         self._odd_byte = data[usable:]
-        samples = np.frombuffer(data[:usable], dtype="<i2")
+        samples = np.frombuffer(data[:usable], dtype=SAMPLE_DTYPE)
         resampled = self._resampler.resample_chunk(samples)
         self._pending = np.concatenate([self._pending, resampled.astype(np.float32) / 32768.0])
         events: list[VadEvent] = []

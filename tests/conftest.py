@@ -35,7 +35,7 @@ def real_engine() -> Any:
 
     Loaded once per test session (about 20 s); the GGUF is assembled into `./.models` on first use.
     """
-    from local_realtime.__main__ import build_engine
     from local_realtime.config import Config as EngineConfig
+    from local_realtime.engine import build_engine
 
     return build_engine(EngineConfig.from_env({}))

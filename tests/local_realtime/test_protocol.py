@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from local_realtime.audio_format import BYTES_PER_MS
 from local_realtime.brain import BrainOutput, Entry, TextDelta, ToolSpec
 from local_realtime.engine import Engine
 from local_realtime.server import serve_engine
@@ -185,7 +186,7 @@ async def test_audio_turn_streams_speech_with_its_transcript(peer: Peer) -> None
     ]
     assert set(names[4:-6]) == {"response.output_audio.delta", "response.output_audio_transcript.delta"}
     audio = audio_of(events)
-    assert len(audio) > 48 * 1000  # more than a second of PCM16 24 kHz speech
+    assert len(audio) > 1000 * BYTES_PER_MS  # more than a second of speech
     transcript = events[-5]["transcript"]
     assert transcript == "You said: the sky is blue. grass is green"
     done = events[-1]["response"]
@@ -223,7 +224,7 @@ async def test_two_parallel_function_calls_then_outputs_give_a_spoken_answer(pee
     follow_up = await peer.turn()
     transcript = first(follow_up, "response.output_audio_transcript.done")["transcript"]
     assert transcript.startswith(f"Done: echoed {calls[1]['call_id']}")
-    assert len(audio_of(follow_up)) > 48 * 500
+    assert len(audio_of(follow_up)) > 500 * BYTES_PER_MS
 
 
 async def test_spoken_request_with_server_vad_is_committed_transcribed_and_answered(peer: Peer) -> None:
@@ -286,7 +287,7 @@ async def test_truncate_cuts_the_transcript_to_what_was_heard(peer: Peer) -> Non
     await peer.say("one two three four five six seven eight")
     events = await peer.turn()
     item_id = first(events, "response.output_item.done")["item"]["id"]
-    heard_ms = len(audio_of(events)) // 48
+    heard_ms = len(audio_of(events)) // BYTES_PER_MS
     await peer.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
                      "audio_end_ms": heard_ms + 1000, "event_id": "t1"})  # fmt: skip
     too_long = await peer.recv()
