@@ -180,11 +180,11 @@ def _latency(row: dict[str, Any]) -> dict[str, float | None]:
 
 
 async def run(questions: list[dict[str, Any]], modes: list[str], tmp: Path) -> dict[str, Any]:
-    from local_realtime.__main__ import build_engine
     from local_realtime.brain import tool_specs
     from local_realtime.config import Config as EngineConfig
+    from local_realtime.engine import build_engine
     from local_realtime.server import serve_engine
-    from mcp_server.__main__ import open_library
+    from mcp_server.library import open_library
 
     server_config = _server_config(tmp)
     library = open_library(server_config)
@@ -215,8 +215,8 @@ async def run(questions: list[dict[str, Any]], modes: list[str], tmp: Path) -> d
 
 def retrieval(questions: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
     """The search evidence alone: is each question's fact among the sentences the model would read?"""
-    from mcp_server.__main__ import open_library
-    from mcp_server.evidence import render, select
+    from mcp_server.library import open_library
+    from mcp_server.library.evidence import render, select
 
     library = open_library(_server_config(tmp))
     library.index()

@@ -41,13 +41,13 @@ from mcp import Client
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mcp_server.chunking import chunk_document  # noqa: E402
-from mcp_server.documents import parse_document  # noqa: E402
-from mcp_server.embedder import SentenceTransformerEmbedder  # noqa: E402
 from mcp_server.http import build_app  # noqa: E402
-from mcp_server.library import Library  # noqa: E402
-from mcp_server.library_tools import register_library_tools  # noqa: E402, F401  (loaded now, not mid-run)
-from mcp_server.ranking import CONTEXT_CHARS  # noqa: E402
+from mcp_server.library.documents import parse_document  # noqa: E402
+from mcp_server.library.embedder import SentenceTransformerEmbedder  # noqa: E402
+from mcp_server.library.passages import chunk_document  # noqa: E402
+from mcp_server.library.ranking import CONTEXT_CHARS  # noqa: E402
+from mcp_server.library.search import Library  # noqa: E402
+from mcp_server.library.tools import register_library_tools  # noqa: E402, F401  (loaded now, not mid-run)
 from mcp_server.server import build_server  # noqa: E402
 from tests.servers import make_config, serve_in_thread  # noqa: E402
 

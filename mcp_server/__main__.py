@@ -13,7 +13,6 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from dotenv import load_dotenv
 
@@ -36,28 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_library(config: Config) -> Any:
-    """The document library over `config` (loads the embedding model: a few seconds)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from mcp_server.embedder import load_embedder
-    from mcp_server.library import Library
-
-    embedder = load_embedder(config.embedding_model)
-    return Library(
-        library_dir=config.library_dir,
-        index_dir=config.index_dir,
-        embedder=embedder,
-        chroma_host=config.chroma_host,
-        chroma_port=config.chroma_port,
-        workspace_dir=config.workspace_dir,
-    )
-
-
 def serve(config: Config, transport: str, with_library: bool) -> None:
     """Build the server and run it on stdio or HTTP until interrupted; it answers at once, while the library
     (if any) opens in the background."""
-    from mcp_server.library_loader import LibraryLoader
+    from mcp_server.library import LibraryLoader, open_library
     from mcp_server.server import build_server
 
     library = LibraryLoader(lambda: open_library(config)) if with_library else None  # opens in the background
@@ -89,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command == "index":
-            from mcp_server.records import index_with_progress
+            from mcp_server.library import index_with_progress, open_library
 
             if args.library:
                 config = replace(config, library_dir=args.library.resolve())

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from mcp_server.contract import CHANGED_KEY
 from mcp_server.workspace import Frame, Workspace, WorkspaceError
 
 Operation = Literal[
@@ -20,6 +21,8 @@ Operation = Literal[
 class FileResult(BaseModel):
     """What file_operation returns (the seed's contract plus paging, diff and listing fields)."""
 
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
     success: bool
     filepath: str
     content: str
@@ -28,9 +31,12 @@ class FileResult(BaseModel):
     next_start_line: int | None = None
     diff: str | None = None
     files: list[str] | None = None
-    changed: list[str] = []
-    """Workspace paths this call changed (created, written, copied to, restored, deleted); empty for reads,
-    listings, backups and dry runs."""
+    changed: list[str] = Field(
+        default_factory=list,
+        alias=CHANGED_KEY,
+        description="Workspace paths this call created, wrote, copied to, restored or deleted; empty for reads, "
+        "listings, backups and dry runs (the voice client's file view shows these)",
+    )
 
 
 def _need(value: str | int | None, name: str, operation: str) -> str | int:

@@ -1,7 +1,9 @@
 """`build_server(config)`: the MCP server with its tools, prompts and resources.
 
 Tool wrappers are thin: the signature validates, a domain module (`scripts`, `workspace`, `library`)
-does the work, and domain errors become `ToolError`s whose message the model can act on.
+does the work, and domain errors become `ToolError`s whose message the model can act on. Here: the server
+itself (resources and tool list that change at run time) and the file tool; the script tools are in
+`script_tools`, the library's in `library.tools`. What a result may carry to steer the client: `contract`.
 """
 
 from __future__ import annotations
@@ -19,23 +21,23 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.server.subscriptions import ToolsListChanged
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.audit import AuditLog
 from mcp_server.config import Config
 from mcp_server.file_operation import FileResult, Operation, run_file_operation
-from mcp_server.library_loader import LibraryLoader, open_now
-from mcp_server.scripts import InvalidScript, Script, ScriptLibrary, ScriptSessions, UnknownScript, UnknownStage
-from mcp_server.sources import closest, workspace_name
+from mcp_server.library.loader import LibraryLoader, open_now
+from mcp_server.library.sources import closest, workspace_name
+from mcp_server.script_tools import client_key, register_script_tools, script_errors, script_prompt
+from mcp_server.scripts import ScriptLibrary, ScriptSessions
 from mcp_server.workspace import Frame, MissingFile, Workspace, WorkspaceError
 
 if TYPE_CHECKING:
-    from mcp_server.library import Library
+    from mcp_server.library.search import Library
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +46,12 @@ get_script_state, create_script), markdown files in the user's workspace (file_o
 enabled, search over the user's document library (search_library and friends). When a script is
 loaded, follow the returned instructions; they change at each stage."""
 
-
-class ScriptResult(BaseModel):
-    """What load_script, next_stage, goto_stage and get_script_state return."""
-
-    success: bool
-    script_name: str | None
-    current_stage: str | None
-    stage_number: int
-    stages: list[str]
-    instructions: str
-    message: str
+FILE_ANNOTATIONS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+"""file_operation is one tool for every file operation, so its hints are the most cautious of them: write,
+replace, restore and delete change or remove what is there (each keeps a backup first, but a client should
+still ask), and append or insert twice is not once. Reads and listings alone would be read-only."""
 
 
 LIBRARY_START_DELAY_S = 1.0
@@ -84,7 +81,7 @@ class AssistantServer(MCPServer):
         tools = await super().list_tools()
         if self.library is None:
             return tools
-        from mcp_server.library_tools import search_description
+        from mcp_server.library.tools import search_description
 
         library = open_now(self.library)
         catalogue = None if library is None else await anyio.to_thread.run_sync(library.catalogue)
@@ -127,31 +124,10 @@ class AssistantServer(MCPServer):
 def _as_tool_errors() -> Iterator[None]:
     try:
         yield
-    except (WorkspaceError, UnknownScript, UnknownStage, InvalidScript) as exc:
+    except WorkspaceError as exc:
         raise ToolError(str(exc)) from exc
     except OSError as exc:  # e.g. a name too long, a folder where a file is expected
         raise ToolError(f"The file system refused: {exc.strerror or exc}. Try a shorter or different name.") from exc
-
-
-def client_key(ctx: Context) -> str:
-    """Whose script state a call reads and writes, so that two users never share one by accident:
-
-    1. the `X-Client-Id` header, an identity the client chooses (the voice client sends a random one per
-       run): kept across reconnects and server restarts;
-    2. else the MCP session (streamable HTTP): one conversation, even when clients share the SDK's
-       default name;
-    3. else (stdio, in memory: the process serves one client) the MCP client name, kept across restarts.
-    """
-    headers = ctx.headers or {}
-    if headers.get("x-client-id"):
-        return "id-" + headers["x-client-id"]
-    if headers.get("mcp-session-id"):  # the transport answers 404 to an id it did not issue
-        return "session-" + headers["mcp-session-id"]
-    with contextlib.suppress(AttributeError, ValueError):
-        params = ctx.session.client_params
-        if params is not None and params.client_info.name:
-            return "client-" + params.client_info.name
-    return "default"
 
 
 def build_server(config: Config, library: Library | LibraryLoader | None = None) -> AssistantServer:
@@ -169,13 +145,13 @@ def build_server(config: Config, library: Library | LibraryLoader | None = None)
         instructions=INSTRUCTIONS,
         middleware=[AuditLog(config.audit_log)],
     )
-    _add_script_tools(mcp, scripts, sessions)
+    register_script_tools(mcp, scripts, sessions)
     _add_file_tool(mcp, workspace, sessions, library)
     _add_resources(mcp, workspace, scripts)
     for script in scripts.scan()[0].values():
-        mcp.add_prompt(_script_prompt(script))
+        mcp.add_prompt(script_prompt(script))
     if library is not None:
-        from mcp_server.library_tools import register_library_tools
+        from mcp_server.library.tools import register_library_tools
 
         register_library_tools(mcp, library)
 
@@ -190,132 +166,6 @@ def build_server(config: Config, library: Library | LibraryLoader | None = None)
     return mcp
 
 
-def _script_result(script: Script, index: int, message: str) -> ScriptResult:
-    return ScriptResult(
-        success=True,
-        script_name=script.name,
-        current_stage=script.stages[index].name,
-        stage_number=index + 1,
-        stages=script.stage_names(),
-        instructions=script.instructions(index),
-        message=message,
-    )
-
-
-def _add_script_tools(mcp: MCPServer, scripts: ScriptLibrary, sessions: ScriptSessions) -> None:
-    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-
-    @mcp.tool(annotations=read_only)
-    def list_scripts() -> dict[str, Any]:
-        """List the guided scripts the user can start (name, title, description, stages)."""
-        found, errors = scripts.scan()
-        return {
-            "scripts": [
-                {"name": s.name, "title": s.title, "description": s.description, "stages": s.stage_names()}
-                for s in found.values()
-            ],
-            "errors": errors,
-        }
-
-    found, _ = scripts.scan()
-    catalogue = "; ".join(f"{name} = {script.title}" for name, script in found.items())
-
-    @mcp.tool(
-        annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False),
-        description=f"Start a guided script at its first stage: {catalogue}. Switches away from any running "
-        "script. Follow the returned instructions: they tell you how to coach the user in this stage.",
-    )
-    def load_script(
-        script_name: Annotated[str, Field(description="The script's name, e.g. blog_writer (list_scripts has all)")],
-        ctx: Context,
-    ) -> ScriptResult:
-        with _as_tool_errors():
-            script = scripts.get(script_name)
-        sessions.put(client_key(ctx), script.name, 0)
-        return _script_result(script, 0, f"Loaded {script.title}; starting with {script.stages[0].name}.")
-
-    @mcp.tool(annotations=ToolAnnotations(open_world_hint=False))
-    def next_stage(ctx: Context) -> ScriptResult:
-        """Move the running script to its next stage when the current stage's goal is met."""
-        script, index = _active(scripts, sessions, ctx)
-        if index + 1 >= len(script.stages):
-            raise ToolError(f"{script.name} is already at its last stage ({script.stages[index].name}).")
-        sessions.put(client_key(ctx), script.name, index + 1)
-        return _script_result(script, index + 1, f"Now in stage {script.stages[index + 1].name}.")
-
-    @mcp.tool(annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
-    def goto_stage(
-        stage: Annotated[str, Field(description="Stage name, e.g. 'outline'")], ctx: Context
-    ) -> ScriptResult:
-        """Jump the running script to a named stage (back or forward)."""
-        script, _ = _active(scripts, sessions, ctx)
-        with _as_tool_errors():
-            index = script.stage_index(stage)
-        sessions.put(client_key(ctx), script.name, index)
-        return _script_result(script, index, f"Now in stage {stage}.")
-
-    @mcp.tool(annotations=read_only)
-    def get_script_state(ctx: Context) -> ScriptResult:
-        """Which script and stage are running for this user, with the stage's instructions."""
-        state = sessions.get(client_key(ctx))
-        if state.script_name is None:
-            return ScriptResult(
-                success=True,
-                script_name=None,
-                current_stage=None,
-                stage_number=0,
-                stages=[],
-                instructions="",
-                message="No script is running; use list_scripts and load_script.",
-            )
-        script, index = _active(scripts, sessions, ctx)
-        return _script_result(script, index, f"Running {script.name}, stage {script.stages[index].name}.")
-
-    @mcp.tool(annotations=ToolAnnotations(open_world_hint=False))
-    async def create_script(
-        definition: Annotated[
-            dict[str, Any],
-            Field(
-                description="Script JSON: name (snake_case), title, description, persona, stages: "
-                "[{name, goal, prompt, questions?, rules?, techniques?, actions?, feedback_areas?}], "
-                "deliverable_file? (e.g. 'plan.md')"
-            ),
-        ],
-        ctx: Context,
-    ) -> dict[str, Any]:
-        """Save a brand-new guided script the user has designed with you, only when they ask to author one.
-
-        To start one of the existing scripts use load_script instead. The new script can be loaded at once."""
-        with _as_tool_errors():
-            script = await anyio.to_thread.run_sync(scripts.create, definition)
-        mcp.add_prompt(_script_prompt(script))
-        with contextlib.suppress(ValueError):
-            await ctx.notify_prompts_changed()
-            await ctx.notify_resources_changed()
-        return {
-            "success": True,
-            "script_name": script.name,
-            "stages": script.stage_names(),
-            "message": f"Saved script {script.name}; say 'load {script.name}' to start it.",
-        }
-
-
-def _active(scripts: ScriptLibrary, sessions: ScriptSessions, ctx: Context) -> tuple[Script, int]:
-    state = sessions.get(client_key(ctx))
-    if state.script_name is None:
-        raise ToolError("No script is running; call load_script first (see list_scripts).")
-    with _as_tool_errors():
-        script = scripts.get(state.script_name)
-    return script, min(state.stage_index, len(script.stages) - 1)
-
-
-def _script_prompt(script: Script) -> Prompt:
-    def start() -> str:
-        return script.instructions(0) + "\n\nStart the session now."
-
-    return Prompt.from_function(start, name=script.name, title=script.title, description=script.description)
-
-
 def _add_resources(mcp: MCPServer, workspace: Workspace, scripts: ScriptLibrary) -> None:
     @mcp.resource("workspace://{+path}", name="workspace_file", mime_type="text/markdown")
     def workspace_file(path: str) -> str:
@@ -327,7 +177,7 @@ def _add_resources(mcp: MCPServer, workspace: Workspace, scripts: ScriptLibrary)
     @mcp.resource("script://{name}", name="script", mime_type="application/json")
     def script_definition(name: str) -> str:
         """A guided script's JSON definition."""
-        with _as_tool_errors():
+        with script_errors():
             return json.dumps(scripts.get(name).model_dump(), indent=2)
 
 
@@ -354,7 +204,7 @@ def _missing(missing: MissingFile, workspace: Workspace, library: Library | Libr
 def _add_file_tool(
     mcp: MCPServer, workspace: Workspace, sessions: ScriptSessions, library: Library | LibraryLoader | None
 ) -> None:
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False))
+    @mcp.tool(annotations=FILE_ANNOTATIONS)
     async def file_operation(
         operation: Annotated[Operation, Field(description="What to do")],
         ctx: Context,

@@ -15,8 +15,8 @@ import pytest
 
 from local_realtime.brain import tool_specs
 from local_realtime.server import serve_engine
-from mcp_server.__main__ import open_library
 from mcp_server.http import build_app, serve_in_thread
+from mcp_server.library import open_library
 from mcp_server.server import build_server
 from tests.servers import make_config
 from voice_client.config import Config

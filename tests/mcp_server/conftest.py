@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.embedder import SentenceTransformerEmbedder
+from mcp_server.library.embedder import SentenceTransformerEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_LIBRARY = REPO / "library"

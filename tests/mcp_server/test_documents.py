@@ -9,9 +9,9 @@ import pytest
 from ebooklib import epub
 from fpdf import FPDF
 
-from mcp_server.chunking import chunk_document
-from mcp_server.documents import UnreadableDocument, parse_document
-from mcp_server.embedder import SentenceTransformerEmbedder
+from mcp_server.library.documents import UnreadableDocument, parse_document
+from mcp_server.library.embedder import SentenceTransformerEmbedder
+from mcp_server.library.passages import chunk_document
 
 PARAGRAPH = (
     "The committee met on Tuesday to discuss the new library building. Several members raised concerns "

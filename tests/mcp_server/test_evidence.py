@@ -3,14 +3,14 @@ the real embedder."""
 
 from __future__ import annotations
 
-from mcp_server.citations import Hit
-from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.evidence import render, select, units
+from mcp_server.library.citations import SearchHit
+from mcp_server.library.embedder import SentenceTransformerEmbedder
+from mcp_server.library.evidence import render, select, units
 from tests.mcp_server.conftest import SAMPLE_LIBRARY
 
 
-def _hit(document_id: str, title: str, passage: str, heading: str = "") -> Hit:
-    return Hit(document_id, title, heading or title, 0.5, passage, 0, len(passage))
+def _hit(document_id: str, title: str, passage: str, heading: str = "") -> SearchHit:
+    return SearchHit(document_id, title, heading or title, 0.5, passage, 0, len(passage))
 
 
 def test_units_keep_list_items_whole_with_their_continuation_lines() -> None:

@@ -15,10 +15,10 @@ import pytest
 from mcp import Client
 
 from mcp_server.config import Config
-from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.library import Library
+from mcp_server.library.embedder import SentenceTransformerEmbedder
+from mcp_server.library.search import Library
+from mcp_server.library.sources import Sources, closest
 from mcp_server.server import AssistantServer, build_server
-from mcp_server.sources import Sources, closest
 from tests.mcp_server.conftest import SAMPLE_LIBRARY
 from tests.servers import make_config
 

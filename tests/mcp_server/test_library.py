@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.library import Library
-from mcp_server.records import (
+from mcp_server.library.embedder import SentenceTransformerEmbedder
+from mcp_server.library.ranking import RRF_K
+from mcp_server.library.records import (
     EmptyLibrary,
     EmptyQuery,
     IndexMismatch,
@@ -20,6 +20,7 @@ from mcp_server.records import (
     UnknownDocument,
     index_with_progress,
 )
+from mcp_server.library.search import Library
 from tests.mcp_server.conftest import SAMPLE_COUNT
 from tests.mcp_server.test_documents import make_epub, make_pdf
 
@@ -61,16 +62,18 @@ def test_paraphrased_questions_find_the_right_passage(library: Library, question
     hits = library.search(question, top_k=3)
 
     assert hits[0].document_id == document_id
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True), "the score orders the hits"
+    assert 0 < hits[-1].score <= hits[0].score <= 2 / RRF_K, "a fused rank score, not a similarity"
     if heading:
         assert heading in {h.heading for h in hits if h.document_id == document_id}
 
 
 def test_hits_carry_citations_that_point_into_the_document(library: Library):
     hit = library.search("emergency fund target", top_k=1)[0]
-    passage = library.read_passage(hit.document_id, hit.char_start, hit.char_end - hit.char_start)
+    reading = library.read_passage(hit.document_id, hit.char_start, hit.char_end - hit.char_start)
 
     assert hit.title == "Household budget notes"
-    assert passage.text == hit.passage
+    assert reading.text == hit.passage
     assert "emergency fund" in hit.passage
 
 
@@ -96,7 +99,7 @@ def test_an_index_built_by_an_older_parser_or_chunker_is_stale_and_rebuilt(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ):
     assert not library.is_stale()
-    monkeypatch.setattr("mcp_server.records.INDEX_FORMAT", "a newer way to chunk")
+    monkeypatch.setattr("mcp_server.library.records.INDEX_FORMAT", "a newer way to chunk")
 
     assert library.is_stale()
     report = library.index()

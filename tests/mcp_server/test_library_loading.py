@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.library import Library
-from mcp_server.library_loader import LibraryLoader, LibraryUnavailable
+from mcp_server.library.embedder import SentenceTransformerEmbedder
+from mcp_server.library.loader import LibraryLoader, LibraryUnavailable
+from mcp_server.library.search import Library
 
 ROOT = Path(__file__).resolve().parents[2]
 

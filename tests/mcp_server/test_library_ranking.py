@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mcp_server.keyword_index import KeywordIndex, keyword_text
-from mcp_server.ranking import Span, distinct, fuse, widen
+from mcp_server.library.keywords import KeywordIndex, keyword_text
+from mcp_server.library.passages import Passage
+from mcp_server.library.ranking import RRF_K, distinct, fuse, widen
 
 TEXT = (
     "The first chunk talks about the weather in spring. "
@@ -12,8 +13,8 @@ TEXT = (
 )
 
 
-def _span(index: int, start: int, end: int, text: str = TEXT, document_id: str = "war.txt") -> Span:
-    return Span(document_id, index, start, end, text[start:end])
+def _passage(index: int, start: int, end: int, text: str = TEXT, document_id: str = "war.txt") -> Passage:
+    return Passage(document_id, index, start, end, text[start:end])
 
 
 def test_keywords_match_without_accents_and_across_word_forms():
@@ -48,12 +49,20 @@ def test_a_chunk_is_found_by_its_documents_author_even_where_its_text_never_name
 
 
 def test_fusion_rewards_ids_that_both_rankings_agree_on():
-    assert fuse([(["a", "b", "c"], 1.0), (["c", "d"], 1.0)]) == ["c", "a", "b", "d"]
-    assert fuse([(["a", "b"], 1.0), (["b", "a"], 0.0)]) == ["a", "b"]
+    assert list(fuse([(["a", "b", "c"], 1.0), (["c", "d"], 1.0)])) == ["c", "a", "b", "d"]
+    assert list(fuse([(["a", "b"], 1.0), (["b", "a"], 0.0)])) == ["a", "b"]
+
+
+def test_fused_scores_are_the_reciprocal_rank_sums_that_order_the_ids():
+    fused = fuse([(["a", "b", "c"], 1.0), (["c", "d"], 0.5)])
+
+    assert fused["c"] == 1 / (RRF_K + 2) + 0.5 / RRF_K
+    assert fused["d"] == 0.5 / (RRF_K + 1)
+    assert list(fused.values()) == sorted(fused.values(), reverse=True)
 
 
 def test_a_hit_is_widened_with_whole_words_of_its_neighbours_and_offsets_stay_exact():
-    first, second, third = _span(0, 0, 60), _span(1, 51, 110), _span(2, 100, len(TEXT))
+    first, second, third = _passage(0, 0, 60), _passage(1, 51, 110), _passage(2, 100, len(TEXT))
 
     passage = widen(second, first, third, context_chars=20)
 
@@ -65,13 +74,18 @@ def test_a_hit_is_widened_with_whole_words_of_its_neighbours_and_offsets_stay_ex
 
 def test_a_neighbour_that_does_not_touch_the_hit_adds_nothing():
     """Chunks of two markdown sections leave a gap between them; a hit never spills across it."""
-    hit, other_section = _span(0, 0, 50), _span(1, 52, 110)
+    hit, other_section = _passage(0, 0, 50), _passage(1, 52, 110)
 
     assert widen(hit, None, other_section) == hit
 
 
 def test_overlapping_passages_are_returned_once():
-    spans = [_span(0, 0, 60), _span(1, 40, 110), _span(0, 0, 60, document_id="other.txt"), _span(2, 100, 150)]
+    passages = [
+        _passage(0, 0, 60),
+        _passage(1, 40, 110),
+        _passage(0, 0, 60, document_id="other.txt"),
+        _passage(2, 100, 150),
+    ]
 
-    assert distinct(spans, 5) == [spans[0], spans[2], spans[3]]
-    assert distinct(spans, 1) == [spans[0]]
+    assert distinct(passages, 5) == [passages[0], passages[2], passages[3]]
+    assert distinct(passages, 1) == [passages[0]]

@@ -9,9 +9,9 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
-from mcp_server.embedder import SentenceTransformerEmbedder
-from mcp_server.library import Library
-from mcp_server.library_tools import register_library_tools
+from mcp_server.library.embedder import SentenceTransformerEmbedder
+from mcp_server.library.search import Library
+from mcp_server.library.tools import register_library_tools
 from tests.mcp_server.conftest import SAMPLE_LIBRARY
 from tests.mcp_server.test_documents import PARAGRAPH
 

@@ -24,9 +24,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, TypeAdapter
 
-from mcp_server.citations import Answer, Evidence, Hit, Passage
-from mcp_server.library_loader import LibraryLoader, LibraryUnavailable
-from mcp_server.records import (
+from mcp_server.library.citations import Answer, Evidence, Reading, SearchHit
+from mcp_server.library.loader import LibraryLoader, LibraryUnavailable
+from mcp_server.library.records import (
     MAX_READ_CHARS,
     DocumentInfo,
     EmptyLibrary,
@@ -38,7 +38,7 @@ from mcp_server.records import (
 )
 
 if TYPE_CHECKING:
-    from mcp_server.library import Library
+    from mcp_server.library.search import Library
 
 DocumentId = Annotated[
     str, Field(description="Document id exactly as list_documents or a search hit gives it, e.g. 'walden.txt'")
@@ -62,8 +62,8 @@ class SearchResult:
     query: str
     evidence: list[Evidence]
     """Best last (read right before the question); the model's text is these lines (see `evidence.render`)."""
-    hits: list[Hit]
-    """Passages best first (keyword and meaning ranks fused); each `score` is its chunk's cosine similarity."""
+    hits: list[SearchHit]
+    """Passages best first, in the order of their `score`: the fused keyword and meaning rank score."""
 
 
 def search_description(catalogue: list[DocumentInfo] | None) -> str:
@@ -115,9 +115,16 @@ def register_library_tools(mcp: MCPServer, source: Library | LibraryLoader) -> N
     """Add index_library, list_documents, search_library, search_document, ask_document and read_passage.
 
     With a `LibraryLoader` they are listed at once; a call waits for the library to open."""
-    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+    # the searches may index workspace notes written since the last query: the index is a cache of the
+    # files, not something the user sees change, so they are read-only
+    read_only = ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    # rebuild=true drops the index, but only to embed the same files again: derived data, nothing of the
+    # user's is lost, and a second call with the same arguments leaves the same index
+    reindex = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False))
+    @mcp.tool(annotations=reindex)
     async def index_library(
         ctx: Context,
         rebuild: Annotated[
@@ -156,7 +163,7 @@ def register_library_tools(mcp: MCPServer, source: Library | LibraryLoader) -> N
         top_k: TopK = 5,
         document_id: Annotated[str | None, Field(description="Limit to one document id; omit for all")] = None,
     ) -> Annotated[CallToolResult, SearchResult]:
-        from mcp_server.evidence import render, select  # numpy: imported with the library, not at start-up
+        from mcp_server.library.evidence import render, select  # numpy: imported with the library, not at start-up
 
         library = _opened(source, ctx)
         with _as_tool_errors():
@@ -169,9 +176,10 @@ def register_library_tools(mcp: MCPServer, source: Library | LibraryLoader) -> N
         )
 
     @mcp.tool(annotations=read_only)
-    def search_document(ctx: Context, document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[Hit]:
+    def search_document(ctx: Context, document_id: DocumentId, query: Query, top_k: TopK = 5) -> list[SearchHit]:
         """Search inside one document whose id you already know (from list_documents or a search hit);
-        passages best first, each scored by its chunk's cosine similarity. Without an id, use search_library."""
+        passages best first, each with score, the fused keyword and meaning rank score that orders them
+        (higher is better; compare scores only within one search). Without an id, use search_library."""
         library = _opened(source, ctx)
         with _as_tool_errors():
             return library.search(query, top_k=top_k, document_id=document_id)
@@ -196,7 +204,7 @@ def register_library_tools(mcp: MCPServer, source: Library | LibraryLoader) -> N
         document_id: DocumentId,
         char_start: Annotated[int, Field(ge=0, description="Character offset to start at, e.g. a hit's char_start")],
         length: Annotated[int, Field(ge=1, le=MAX_READ_CHARS, description="Characters to return")] = 1500,
-    ) -> Passage:
+    ) -> Reading:
         """Read a document's text from a character offset, for "read me more" or "read that part".
 
         Continue with next_char_start (None at the end of the document)."""

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.citations import cut_at_word
-from mcp_server.documents import INDEX_FORMAT, ParsedDocument
-from mcp_server.sources import Source, source_of
+from mcp_server.library.citations import cut_at_word
+from mcp_server.library.documents import INDEX_FORMAT, ParsedDocument
+from mcp_server.library.sources import Source, source_of
 
 if TYPE_CHECKING:
-    from mcp_server.library import Library
+    from mcp_server.library.search import Library
 
 MAX_READ_CHARS = 4000
 """The most characters `read_passage` returns at once."""
@@ -118,7 +118,7 @@ def record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
 
 def _summary(parsed: ParsedDocument, max_chars: int = 90) -> str:
     """The first sentence or line after the title, cut at a word to about `max_chars`."""
-    from mcp_server.evidence import units  # numpy: not needed to list the library's tools
+    from mcp_server.library.evidence import units  # numpy: not needed to list the library's tools
 
     for unit in units(parsed.text[:2000]):
         text = unit.text

@@ -1,4 +1,4 @@
-"""Library documents: parse .md/.txt/.pdf/.epub into text with headings (chunking is in `chunking.py`).
+"""Library documents: parse .md/.txt/.pdf/.epub into text with headings (`passages.py` cuts them up).
 
 Character offsets always refer to the parsed text (`ParsedDocument.text`), which parsing reproduces exactly.
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mcp_server.documents import SUPPORTED_SUFFIXES
+from mcp_server.library.documents import SUPPORTED_SUFFIXES
 
 WORKSPACE_PREFIX = "workspace:"
 WORKSPACE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})

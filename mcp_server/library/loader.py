@@ -1,4 +1,5 @@
-"""The document library, opened in the background so the server answers `initialize` and `tools/list` at once.
+"""Opening the document library: `open_library(config)`, and `LibraryLoader`, which opens it in the background
+so the server answers `initialize` and `tools/list` at once.
 
 Opening the library imports torch, sentence-transformers and Chroma and loads the embedding model: seconds
 that an IDE spawning the server over stdio would otherwise wait before the handshake. `LibraryLoader`
@@ -11,15 +12,41 @@ progress notifications from the tool wrappers.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mcp_server.library import Library
+    from mcp_server.config import Config
+    from mcp_server.library.search import Library
 
 logger = logging.getLogger(__name__)
+
+
+def open_library(config: Config) -> Library:
+    """The document library over `config`'s folders and embedding model (loads the model: a few seconds).
+
+    Hugging Face is set offline first (unless the environment says otherwise): the model is never downloaded.
+
+    Raises:
+        ModelMissing: the embedding model is not installed (the message names the fix).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from mcp_server.library.embedder import load_embedder
+    from mcp_server.library.search import Library
+
+    embedder = load_embedder(config.embedding_model)
+    return Library(
+        library_dir=config.library_dir,
+        index_dir=config.index_dir,
+        embedder=embedder,
+        chroma_host=config.chroma_host,
+        chroma_port=config.chroma_port,
+        workspace_dir=config.workspace_dir,
+    )
 
 
 class LibraryUnavailable(RuntimeError):

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import Stemmer
 
-from mcp_server.citations import Evidence, Hit
-from mcp_server.embedder import Embedder
-from mcp_server.sources import source_of, workspace_name
+from mcp_server.library.citations import Evidence, SearchHit
+from mcp_server.library.embedder import Embedder
+from mcp_server.library.sources import source_of, workspace_name
 
 MAX_UNITS = 5
 """Units quoted in all: the best `CORE_UNITS`, then their neighbours or the next best, while `MAX_CHARS` allows."""
@@ -105,7 +105,7 @@ def units(passage: str) -> list[Unit]:
     return found
 
 
-def select(question: str, hits: Sequence[Hit], embedder: Embedder, max_units: int = MAX_UNITS) -> list[Evidence]:
+def select(question: str, hits: Sequence[SearchHit], embedder: Embedder, max_units: int = MAX_UNITS) -> list[Evidence]:
     """The units of the best passages that best answer `question`, grouped by document and heading.
 
     The best units bring their neighbours along while there is room ("Slugs ate the lettuce. This year:
@@ -164,7 +164,7 @@ def _choose(candidates: list[tuple[int, Unit]], scores: list[float], max_units: 
 
 
 def _group(
-    hits: Sequence[Hit], candidates: list[tuple[int, Unit]], scores: list[float], chosen: list[int]
+    hits: Sequence[SearchHit], candidates: list[tuple[int, Unit]], scores: list[float], chosen: list[int]
 ) -> list[Evidence]:
     """Chosen units by document and heading, in reading order within a group, and the best group last: a
     small model answers from what it read last, right before the question."""

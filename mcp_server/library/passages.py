@@ -1,7 +1,10 @@
-"""Chunks: a parsed document cut into token-bounded, overlapping passages, and its sentences.
+"""Passages: stretches of a document's parsed text; a document cut into the passages the index stores, and
+a text's sentences.
 
-Character offsets refer to the parsed text (`ParsedDocument.text`); no chunk is ever longer than the
-embedding model reads.
+"Passage" is the one word for a stretch of text. The index stores each document as overlapping passages
+short enough for the embedding model to read whole, its *chunks* (the word the index's counts, ids and
+Chroma collection keep); search widens a matched chunk into a longer passage (`ranking.widen`). Character
+offsets refer to the parsed text (`ParsedDocument.text`).
 """
 
 from __future__ import annotations
@@ -10,26 +13,27 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from mcp_server.documents import Heading, ParsedDocument
-from mcp_server.embedder import Embedder
+from mcp_server.library.documents import Heading, ParsedDocument
+from mcp_server.library.embedder import Embedder
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """A passage of a document that fits the embedding model without truncation."""
+class Passage:
+    """A stretch of one document's parsed text: `text == document.text[char_start:char_end]`."""
 
     document_id: str
-    title: str
-    heading: str
-    """Heading path at the chunk start, outer to inner, joined by " > " ("" if none)."""
+    index: int
+    """Which of its document's chunks it is, or was widened from (from 0)."""
     char_start: int
     char_end: int
-    """`text == document.text[char_start:char_end]`."""
     text: str
-    index: int
-    """Position of the chunk in its document, from 0."""
-    author: str = ""
-    """The document's author ("" if unknown)."""
+    heading: str = ""
+    """Heading path at its start, outer to inner, joined by " > " ("" if none)."""
+
+    @property
+    def chunk_id(self) -> str:
+        """Its chunk's id in the store: "<document id>::<index>"."""
+        return f"{self.document_id}::{self.index}"
 
 
 def heading_path(headings: list[Heading], char_pos: int) -> str:
@@ -46,21 +50,24 @@ def heading_path(headings: list[Heading], char_pos: int) -> str:
 
 def chunk_document(
     document: ParsedDocument, embedder: Embedder, chunk_tokens: int = 128, overlap_tokens: int = 32
-) -> list[Chunk]:
-    """Cut a document into overlapping chunks of at most `chunk_tokens` tokens, specials included.
+) -> list[Passage]:
+    """Cut a document into its chunks: overlapping passages of at most `chunk_tokens` tokens, specials included.
 
     `chunk_tokens` is capped at `embedder.max_tokens`, so the model never truncates a chunk. The default, 128,
     is the length all-MiniLM-L6-v2 was trained on; search widens each hit with its neighbours' text.
 
     Markdown and EPUB sections are chunked separately, so a chunk's heading is the section it comes from.
     Cuts prefer a paragraph break, then a sentence end, then a word boundary, in the last 40% of a window.
-    Every chunk is re-counted, so no text is ever truncated by the model. Returns chunks in text order.
+    Every chunk is re-counted, so no text is ever truncated by the model.
+
+    Returns:
+        list of `Passage`, in text order, `index` 0, 1, 2...
     """
     text = document.text
     spans = embedder.token_spans(text)
     limit = min(chunk_tokens, embedder.max_tokens)
     budget = limit - embedder.count_tokens("")
-    chunks: list[Chunk] = []
+    chunks: list[Passage] = []
     for first, last in _sections(document, spans):
         start = first
         while start < last:
@@ -73,18 +80,7 @@ def chunk_document(
                 end = cut - 1  # re-tokenised differently (a cut inside a word): shrink and retry
             chunk_text = text[char_start:char_end]
             heading = heading_path(document.headings, _heading_anchor(document.headings, char_start, char_end))
-            chunks.append(
-                Chunk(
-                    document.document_id,
-                    document.title,
-                    heading,
-                    char_start,
-                    char_end,
-                    chunk_text,
-                    len(chunks),
-                    document.author,
-                )
-            )
+            chunks.append(Passage(document.document_id, len(chunks), char_start, char_end, chunk_text, heading))
             if cut >= last:
                 break
             start = _word_start(text, spans, max(cut - overlap_tokens, start + 1), cut)

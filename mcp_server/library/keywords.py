@@ -10,7 +10,8 @@ Walden's chunks even where the text never names its author.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -43,6 +44,19 @@ class KeywordIndex:
         self._bm25 = bm25s.BM25()
         if self.ids:
             self._bm25.index(self._tokenize([_fold(t) for t in texts]), show_progress=False)
+
+    @classmethod
+    def of_chunks(cls, collection: Any, wanted: Callable[[str], bool]) -> KeywordIndex:
+        """BM25 over the chunks stored in Chroma `collection` whose document id is `wanted` (read in pages)."""
+        ids, texts, groups = [], [], []
+        for offset in range(0, collection.count(), 5000):
+            page = collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            for i, t, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                if wanted(str(m["document_id"])):
+                    ids.append(i)
+                    texts.append(keyword_text(t, str(m["title"]), str(m.get("author", "")), str(m["heading"])))
+                    groups.append(str(m["document_id"]))
+        return cls(ids, texts, groups)
 
     def _tokenize(self, texts: list[str]) -> bm25s.tokenization.Tokenized:
         return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)

@@ -1,4 +1,4 @@
-"""How search turns two rankings of chunks into cited passages: rank fusion, distinct hits, widened context.
+"""How search turns rankings of chunks into cited passages: rank fusion, distinct hits, widened context.
 
 Chunks are small (128 word-pieces) so that a match is precise; each hit is then widened with its neighbours'
 text, about as long as a 256-token chunk, so the answer's surroundings come with it.
@@ -7,11 +7,11 @@ text, about as long as a 256-token chunk, so the answer's surroundings come with
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from mcp_server.citations import MAX_PASSAGE_CHARS, Hit, cut_at_word
-from mcp_server.sources import source_of
+from mcp_server.library.citations import MAX_PASSAGE_CHARS, SearchHit, cut_at_word
+from mcp_server.library.passages import Passage
+from mcp_server.library.sources import source_of
 
 RRF_K = 60
 """Reciprocal rank fusion constant: a chunk at rank r of a ranking earns weight / (RRF_K + r)."""
@@ -19,47 +19,35 @@ CONTEXT_CHARS = 300
 """Characters of surrounding text added on each side of a matched chunk (snapped to word boundaries)."""
 
 
-@dataclass(frozen=True)
-class Span:
-    """A stored chunk: where it lies in its document's parsed text, and that text."""
+def fuse(rankings: Iterable[tuple[Sequence[str], float]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion of (ids best first, weight) rankings.
 
-    document_id: str
-    index: int
-    """Position of the chunk in its document, from 0."""
-    char_start: int
-    char_end: int
-    text: str
-
-    @property
-    def chunk_id(self) -> str:
-        """The chunk's id in the store: "<document id>::<index>"."""
-        return f"{self.document_id}::{self.index}"
-
-
-def fuse(rankings: Iterable[tuple[Sequence[str], float]], k: int = RRF_K) -> list[str]:
-    """Reciprocal rank fusion of (ids best first, weight) rankings; returns every id once, best first."""
+    Returns:
+        every id once -> its fused score, the sum of weight / (k + rank) over the rankings that hold it
+        (rank from 0); best first (highest score), ties in first-seen order.
+    """
     fused: dict[str, float] = {}
     for ranking, weight in rankings:
         for rank, chunk_id in enumerate(ranking):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (k + rank)
-    return sorted(fused, key=fused.__getitem__, reverse=True)
+    return dict(sorted(fused.items(), key=lambda item: item[1], reverse=True))
 
 
-def distinct(spans: Iterable[Span], top_k: int) -> list[Span]:
-    """The first `top_k` spans that do not overlap an earlier pick in the same document, in order."""
-    picked: list[Span] = []
-    for span in spans:
+def distinct(passages: Iterable[Passage], top_k: int) -> list[Passage]:
+    """The first `top_k` passages that do not overlap an earlier pick in the same document, in order."""
+    picked: list[Passage] = []
+    for passage in passages:
         if not any(
-            p.document_id == span.document_id and span.char_start < p.char_end and p.char_start < span.char_end
+            p.document_id == passage.document_id and passage.char_start < p.char_end and p.char_start < passage.char_end
             for p in picked
         ):
-            picked.append(span)
+            picked.append(passage)
             if len(picked) == top_k:
                 break
     return picked
 
 
-def widen(core: Span, before: Span | None, after: Span | None, context_chars: int = CONTEXT_CHARS) -> Span:
+def widen(core: Passage, before: Passage | None, after: Passage | None, context_chars: int = CONTEXT_CHARS) -> Passage:
     """`core` with up to `context_chars` of its neighbours' text on each side, cut at whole words.
 
     A neighbour adds text only if it touches or overlaps `core` (chunks of one markdown section do; chunks of
@@ -76,7 +64,7 @@ def widen(core: Span, before: Span | None, after: Span | None, context_chars: in
         if end + context_chars < after.char_end:
             tail = _before_last_space(tail)
         end, text = end + len(tail), text + tail
-    return Span(core.document_id, core.index, start, end, text)
+    return Passage(core.document_id, core.index, start, end, text, core.heading)
 
 
 def neighbour_ids(chunk_id: str) -> tuple[str, str]:
@@ -85,23 +73,25 @@ def neighbour_ids(chunk_id: str) -> tuple[str, str]:
     return f"{document_id}::{int(index) - 1}", f"{document_id}::{int(index) + 1}"
 
 
-def stored_span(chunk_id: str, text: str, meta: dict[str, Any]) -> Span:
-    """The stored chunk `chunk_id` (its text and Chroma metadata) as a `Span`."""
+def stored_passage(chunk_id: str, text: str, meta: dict[str, Any]) -> Passage:
+    """The stored chunk `chunk_id` (its text and Chroma metadata) as a `Passage`."""
     index = int(chunk_id.rsplit("::", 1)[1])
-    return Span(str(meta["document_id"]), index, int(meta["char_start"]), int(meta["char_end"]), text)
+    start, end = int(meta["char_start"]), int(meta["char_end"])
+    return Passage(str(meta["document_id"]), index, start, end, text, str(meta["heading"]))
 
 
-def cite(span: Span, meta: dict[str, Any], score: float) -> Hit:
-    """A search result citing `span` (its passage trimmed to `MAX_PASSAGE_CHARS`), scored `score`."""
-    return Hit(
-        document_id=span.document_id,
-        title=str(meta["title"]),
-        heading=str(meta["heading"]),
-        score=round(score, 4),
-        passage=cut_at_word(span.text, MAX_PASSAGE_CHARS),
-        char_start=span.char_start,
-        char_end=span.char_end,
-        source=source_of(span.document_id),
+def cite(passage: Passage, title: str, score: float) -> SearchHit:
+    """A search result citing `passage` (its text trimmed to `MAX_PASSAGE_CHARS`) of document `title`,
+    with its fused `score` (see `fuse`)."""
+    return SearchHit(
+        document_id=passage.document_id,
+        title=title,
+        heading=passage.heading,
+        score=round(score, 5),
+        passage=cut_at_word(passage.text, MAX_PASSAGE_CHARS),
+        char_start=passage.char_start,
+        char_end=passage.char_end,
+        source=source_of(passage.document_id),
     )
 
 

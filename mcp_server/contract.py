@@ -1,0 +1,31 @@
+"""The keys of a tool result that steer the voice client, beyond being read by the model.
+
+Every tool returns structured content (its output schema says the shape). The voice client
+(`voice_client/tools.py`, `session.py`, `live_view.py`) reads two keys of it, and nothing else of
+ours steers it:
+
+- `INSTRUCTIONS_KEY`, "instructions": a non-blank string here *replaces the Realtime session's
+  instructions* (the model's system prompt) with it. Script tools return it (load_script, next_stage,
+  goto_stage, get_script_state: the coach persona and the stage's goal); no other tool may carry the key,
+  or it would rewrite the session's prompt. The client also keeps it out of what the model reads as the
+  tool's output, since the model gets it as its instructions.
+- `CHANGED_KEY`, "changed": in file_operation's result, the workspace paths (relative to the workspace,
+  "/" separators) the call created, wrote, restored, copied to or deleted; empty for reads, listings,
+  backups and dry runs. The client's live file view shows and reloads those files.
+
+Beyond these, the client's live view only displays what script results report (`script_name`,
+`current_stage`, `stage_number`: the status bar's script and stage); nothing else in a result changes
+what the client does.
+
+The result models name these keys with the constants (`Field(alias=...)`), so renaming a Python field can
+never silently change the wire key the client reads.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+INSTRUCTIONS_KEY: Final = "instructions"
+"""Result key whose non-blank string value replaces the voice session's instructions."""
+CHANGED_KEY: Final = "changed"
+"""file_operation result key: list of workspace paths the call changed, for the client's file view."""
