@@ -137,5 +137,16 @@ async def test_restore_refuses_a_backup_name_that_walks_out(arena: dict[str, Any
     assert (arena["ws"] / "real.md").read_text() == "inside\n"
 
 
-def test_there_are_at_least_forty_hostile_inputs() -> None:
-    assert len(HOSTILE) >= 40
+PLAIN = ["new.md", "real.md", "notes/deep/plan.md", "café menu.txt", "a" * 150 + ".markdown", "sub/a..b.md"]
+"""Names next to the hostile ones that are fine: the refusals above must not come from refusing everything."""
+
+
+@pytest.mark.parametrize("name", PLAIN, ids=[repr(p)[:40] for p in PLAIN])
+async def test_a_plain_name_beside_the_hostile_ones_works_in_the_same_arena(arena: dict[str, Any], name: str) -> None:
+    before = _snapshot(arena["parent"], skip=arena["ws"])
+    async with Client(build_server(arena["config"])) as client:
+        written = await client.call_tool("file_operation", {"operation": "write", "filename": name, "content": "ok"})
+        read = await client.call_tool("file_operation", {"operation": "read", "filename": name})
+    assert not written.is_error and not read.is_error, (written.content[0].text, read.content[0].text)
+    assert read.structured_content["content"] == "ok" and (arena["ws"] / name).read_text() == "ok"
+    assert _snapshot(arena["parent"], skip=arena["ws"]) == before
