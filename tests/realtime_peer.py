@@ -2,7 +2,8 @@
 
 Each connection follows a script of steps: "expect this client event type (and predicate), then
 send these server events". The peer records every client event and fails on an unexpected event
-or unconsumed steps (`await peer.finished()`), including one that arrives after the script ended. Builders below produce GA-shaped server events.
+or unconsumed steps (`await peer.finished()`), including one that arrives after the script ended.
+Builders below produce GA-shaped server events.
 """
 
 from __future__ import annotations
