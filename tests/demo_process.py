@@ -112,19 +112,27 @@ def wait_turn_over(
     reports: Path,
     reported: int,
     quiet_s: float = 1.5,
+    silent_s: float = 5.0,
     timeout_s: float = 180,
 ) -> None:
     """Until the demo reported the turn over (a new line in its `--latency-log` file `reports`, which held
     `reported` lines before) and its speaker (recorded by `probe`, a `VirtualAudio` probe) was quiet for
-    `quiet_s` since the reply's last sound."""
+    `quiet_s` since the reply's last sound. The report can come before the reply's first sound leaves the
+    speaker (a short reply is sent whole before it is heard), so a turn counts as silent only when nothing
+    was heard `silent_s` after its report."""
     deadline = time.monotonic() + timeout_s
+    reported_at: float | None = None
     while time.monotonic() < deadline:
         time.sleep(0.25)
         if count_lines(reports) <= reported:
             continue
+        reported_at = reported_at or time.monotonic()
         origin, samples = probe.recording()  # type: ignore[attr-defined]
         loud_until = last_sound(samples, spoke_at - origin)
-        if loud_until is None or time.monotonic() - (origin + loud_until) > quiet_s:
+        if loud_until is None:
+            if time.monotonic() - reported_at > silent_s:
+                return
+        elif time.monotonic() - (origin + loud_until) > quiet_s:
             return
     raise TimeoutError("the turn did not finish:\n" + "\n".join(demo.output()[-40:]))
 
