@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 Turn = tuple[Literal["text", "wav"], Any]
 """("text", str) or ("wav", Path): one request, in command-line order."""
 Mode = Literal["turns", "chat", "microphone"]
+SCRIPT_TOOL = "load_script"
+"""Contract with the MCP server (README, "Architecture"): `--script NAME` calls this tool with
+`{"script_name": NAME}` before the first turn and expects its result to carry the coach's instructions."""
 TURN_TIMEOUT_S = 300.0
 """Longest wait for one turn's replies (a first offline turn loads models)."""
 
@@ -135,7 +138,7 @@ class FrontEnd:
                 session = RealtimeSession(config, tools=tools, transcript=transcript, audio_output=output, **options)
                 await stack.enter_async_context(session)
             if script is not None:
-                await session.add_tool_call("load_script", script[0], script[1].output)
+                await session.add_tool_call(SCRIPT_TOOL, script[0], script[1].output)
                 with self.view.waiting("the coach is starting"):
                     await run_response(session, timeout_s=TURN_TIMEOUT_S)
             await self._converse(session, output)
@@ -164,9 +167,9 @@ class FrontEnd:
         if tools is None:
             raise FrontEndError("--script needs the MCP server (leave out --no-tools)")
         arguments = json.dumps({"script_name": self.script})
-        self.view.tool_call("load_script", arguments)
-        outcome = await tools.call("load_script", arguments)
-        self.view.tool_result("load_script", outcome)
+        self.view.tool_call(SCRIPT_TOOL, arguments)
+        outcome = await tools.call(SCRIPT_TOOL, arguments)
+        self.view.tool_result(SCRIPT_TOOL, outcome)
         if outcome.is_error or not outcome.instructions:
             raise FrontEndError(f"cannot start script {self.script!r}: {outcome.output}")
         return arguments, outcome

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mcp_server.config import Config as ServerConfig
@@ -117,3 +118,43 @@ async def test_cli_reports_an_unreachable_realtime_server_without_the_key(tmp_pa
     assert code == 1
     assert "error: no Realtime connection to ws://127.0.0.1:9/v1/realtime?model=" in err
     assert SECRET not in err
+
+
+async def test_cli_script_lets_the_coach_open_before_the_first_turn(tmp_path: Path, mcp_url: str) -> None:
+    def coach_session(event: dict) -> bool:
+        return "blog" in event["session"]["instructions"].lower()
+
+    def item(kind: str, **fields: str) -> Callable[[dict], bool]:
+        return lambda e: e["item"]["type"] == kind and all(e["item"].get(k) == v for k, v in fields.items())
+
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", where=coach_session, reply=session_updated),
+        Step("conversation.item.create", where=item("function_call", name="load_script")),
+        Step("conversation.item.create", where=item("function_call_output")),
+        Step("response.create", send=text_reply("resp_1", "m1", "Welcome! What will you write about?")),
+        Step("conversation.item.create", where=lambda e: e["item"]["content"][0]["text"] == "Tomatoes"),
+        Step("response.create", send=text_reply("resp_2", "m2", "Tomatoes it is.")),
+    ]
+    async with RealtimePeer(script) as peer:
+        code, out, err = await _run_cli(
+            *("--realtime-url", peer.url, "--mcp-url", mcp_url, "--script", "blog_writer", "--text", "Tomatoes"),
+            env=_env(tmp_path),
+            cwd=tmp_path,
+        )
+        await peer.finished()
+    assert code == 0, err
+    assert out == "Welcome! What will you write about?\nTomatoes it is.\n"
+    arguments = json.loads(peer.of_type("conversation.item.create")[0]["item"]["arguments"])
+    assert arguments == {"script_name": "blog_writer"}
+
+
+async def test_cli_unknown_script_names_the_scripts_there_are(tmp_path: Path, mcp_url: str) -> None:
+    code, out, err = await _run_cli(
+        *("--realtime-url", "ws://127.0.0.1:9/v1/realtime", "--mcp-url", mcp_url, "--script", "nope", "--text", "hi"),
+        env=_env(tmp_path),
+        cwd=tmp_path,
+    )
+    assert code == 2
+    assert "cannot start script 'nope'" in err and "blog_writer" in err
+    assert out == "" and "Traceback" not in err
