@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
-from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed
 
 from voice_client import realtime
@@ -27,7 +26,7 @@ from voice_client.listeners import Callback, EventFeed, SessionCallbacks, notify
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
 from voice_client.responses import Responses
-from voice_client.tools import McpTools, ToolOutcome, failure
+from voice_client.tools import McpTools, ToolOutcome, failure, reconnect_delays
 from voice_client.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -210,7 +209,7 @@ class RealtimeSession(SessionCallbacks):
             await notify(self.on_connection_changed, "closed")
 
     async def _connect_forever(self) -> None:
-        delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
+        delays = reconnect_delays()
         async with contextlib.aclosing(realtime.connect(self._config).__aiter__()) as sockets:
             async for ws in sockets:  # websockets redials failed connects with its own backoff
                 opened = time.monotonic()
@@ -218,7 +217,7 @@ class RealtimeSession(SessionCallbacks):
                 if self._closing:
                     return
                 if time.monotonic() - opened > STABLE_CONNECTION_S:
-                    delays = backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
+                    delays = reconnect_delays()
                 delay_s = next(delays)  # a server that accepts and drops at once must not spin us
                 logger.warning("Realtime socket closed; reconnecting in %.1f s", delay_s)
                 await notify(self.on_connection_changed, "reconnecting")

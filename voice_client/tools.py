@@ -133,7 +133,7 @@ def _outcome(result: mcp_types.CallToolResult, duration_s: float) -> ToolOutcome
     return ToolOutcome(text[: _MAX_TEXT * 4], structured if isinstance(structured, dict) else None, False, duration_s)
 
 
-def _reconnect_delays() -> Iterator[float]:
+def reconnect_delays() -> Iterator[float]:
     """Seconds to wait before each reconnect: websockets' jittered exponential backoff, 0.1 s up to 5 s."""
     return backoff(initial_delay=0.1, min_delay=0.1, max_delay=5.0)
 
@@ -247,13 +247,13 @@ class McpTools:
             self._wake.set()
 
     async def _own(self) -> None:
-        delays = _reconnect_delays()
+        delays = reconnect_delays()
         while not self._closing:
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     client = await stack.enter_async_context(await self._open(stack))
                     await self._refresh(client, announce=self._client is not None)
-                    self._client, delays = client, _reconnect_delays()
+                    self._client, delays = client, reconnect_delays()
                     self._wake.clear()
                     self._ready.set()
                     logger.info("MCP connected (%d tools)", len(self._definitions))

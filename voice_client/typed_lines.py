@@ -36,7 +36,8 @@ class TypedLines:
                     self._put(line.decode(errors="replace"))
         except OSError:  # stdin closed or not readable: the same as its end
             pass
-        self._put(pending.decode(errors="replace"))
+        if pending:  # a last line without its newline
+            self._put(pending.decode(errors="replace"))
         self._put("")
 
     def _put(self, line: str) -> None:
