@@ -101,6 +101,10 @@ def run_file_operation(
             workspace.write(filename, text)
         verb = "Created" if operation == "create" else "Wrote"
         return FileResult(success=True, filepath=name, content=text, message=f"{verb} {name}.", changed=[name])
+    if operation == "append" and frame is not None and not workspace.exists(filename):
+        text = frame.apply(str(_need(content, "content", operation)))  # a deliverable's first words: framed
+        workspace.create(filename, text)
+        return FileResult(success=True, filepath=name, content=text, message=f"Created {name}.", changed=[name])
     if operation == "append":
         workspace.append(filename, str(_need(content, "content", operation)))
         return FileResult(
@@ -133,6 +137,11 @@ def run_file_operation(
             message=f"{verb} {count} occurrence(s) in {name}.",
             changed=[] if dry_run else [name],
         )
+    if operation == "save_as" and content is not None:  # "save this as NAME": a write, whichever name was given
+        target = new_filename or filename
+        text = frame.apply(content) if frame else content
+        written = workspace.relative(workspace.write(target, text))
+        return FileResult(success=True, filepath=written, content=text, message=f"Saved {written}.", changed=[written])
     if operation == "save_as":
         target = str(_need(new_filename, "new_filename", operation))
         copy = workspace.relative(workspace.save_as(filename, target, overwrite=overwrite))

@@ -22,6 +22,22 @@ from mcp_server.contract import INSTRUCTIONS_KEY
 from mcp_server.scripts import InvalidScript, Script, ScriptLibrary, ScriptSessions, UnknownScript, UnknownStage
 
 
+class StageGuide(BaseModel):
+    """The current stage as data, for a client that shapes its own coaching turns (the offline engine) or shows
+    the stage (a page): the same content as the instructions, field by field."""
+
+    name: str
+    goal: str = Field(description="When this stage is done")
+    opening: str = Field(description="How the coach opens the stage, word for word")
+    questions: list[str] = Field(description="What the coach asks, one at a time, in this order")
+    rules: list[str]
+    techniques: list[str]
+    actions: list[str] = Field(description="What the coach does in this stage (writes, suggests, saves)")
+    feedback_areas: list[str] = Field(description="What feedback on the user's answers covers; empty: no feedback")
+    next_stage: str | None = Field(description="The stage next_stage moves to; null in the last stage")
+    deliverable_file: str | None = Field(description="Where the script's result is saved unless the user names a file")
+
+
 class ScriptResult(BaseModel):
     """What load_script, next_stage, goto_stage and get_script_state return."""
 
@@ -29,6 +45,7 @@ class ScriptResult(BaseModel):
 
     success: bool
     script_name: str | None = Field(description="The running script, or null when none is")
+    title: str | None = Field(default=None, description="The running script's title")
     current_stage: str | None = Field(description="The current stage's name, or null when no script runs")
     stage_number: int = Field(description="1-based number of the current stage; 0 when no script runs")
     stages: list[str] = Field(description="The script's stage names, in order")
@@ -38,6 +55,7 @@ class ScriptResult(BaseModel):
         "(empty when no script runs)",
     )
     message: str
+    stage: StageGuide | None = Field(default=None, description="The current stage as data; null when no script runs")
 
 
 class ScriptSummary(BaseModel):
@@ -115,14 +133,29 @@ def script_prompt(script: Script) -> Prompt:
 
 
 def _script_result(script: Script, index: int, message: str) -> ScriptResult:
+    stage = script.stages[index]
+    guide = StageGuide(
+        name=stage.name,
+        goal=stage.goal,
+        opening=stage.prompt,
+        questions=stage.questions,
+        rules=stage.rules,
+        techniques=stage.techniques,
+        actions=stage.actions,
+        feedback_areas=stage.feedback_areas,
+        next_stage=script.stages[index + 1].name if index + 1 < len(script.stages) else None,
+        deliverable_file=script.deliverable_file,
+    )
     return ScriptResult(
         success=True,
         script_name=script.name,
-        current_stage=script.stages[index].name,
+        title=script.title,
+        current_stage=stage.name,
         stage_number=index + 1,
         stages=script.stage_names(),
         instructions=script.instructions(index),
         message=message,
+        stage=guide,
     )
 
 
@@ -154,7 +187,8 @@ def register_script_tools(mcp: MCPServer, scripts: ScriptLibrary, sessions: Scri
     @mcp.tool(
         annotations=MOVE,
         description=f"Start a guided script at its first stage: {catalogue}. Switches away from any running "
-        "script. Follow the returned instructions: they tell you how to coach the user in this stage.",
+        "script; the script already running carries on where it is (goto_stage starts it over). Follow the "
+        "returned instructions: they tell you how to coach the user in this stage.",
     )
     def load_script(
         script_name: Annotated[str, Field(description="The script's name, e.g. blog_writer (list_scripts has all)")],
@@ -162,6 +196,13 @@ def register_script_tools(mcp: MCPServer, scripts: ScriptLibrary, sessions: Scri
     ) -> ScriptResult:
         with script_errors():
             script = scripts.get(script_name)
+        state = sessions.get(client_key(ctx))
+        if state.script_name == script.name:  # a small model reloads on every line; never restart the user's work
+            index = min(state.stage_index, len(script.stages) - 1)
+            stage = script.stages[index].name
+            return _script_result(
+                script, index, f"{script.title} is already running, at stage {stage}: carry on with it."
+            )
         sessions.put(client_key(ctx), script.name, 0)
         return _script_result(script, 0, f"Loaded {script.title}; starting with {script.stages[0].name}.")
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import PurePosixPath
@@ -209,7 +210,7 @@ def _add_file_tool(
         operation: Annotated[Operation, Field(description="What to do")],
         ctx: Context,
         filename: Annotated[str, Field(description="Workspace file, e.g. 'notes.md'")] = "output.md",
-        content: Annotated[str | None, Field(description="Text for create/write/append/insert")] = None,
+        content: Annotated[str | None, Field(description="Text for create/write/append/insert (and save_as)")] = None,
         line_number: Annotated[int | None, Field(ge=1, description="insert: before this line (1-based)")] = None,
         pattern: Annotated[str | None, Field(description="replace: the exact text to find")] = None,
         replacement: Annotated[str | None, Field(description="replace: the new text")] = None,
@@ -225,14 +226,18 @@ def _add_file_tool(
 
         Operations: create (new file), read (paged by lines), write (overwrite), append (add to end),
         insert (before line_number), replace (literal find/replace of pattern; dry_run shows the diff),
-        save_as (copy to new_filename), list (all files), backup, restore (undo to a backup), delete.
+        save_as (copy filename to new_filename; with content: write content to new_filename, or to filename when
+        no new_filename is given), list (all files), backup, restore (undo to a backup), delete.
         Overwrites, replaces and deletes keep a backup first. Default file: output.md."""
         client = client_key(ctx)
 
         def run() -> FileResult:  # in a worker thread: file work never runs on the event loop
             frame = None
-            if operation in ("create", "write") and (script := sessions.get(client).script_name) is not None:
-                frame = Frame(PurePosixPath(filename).stem.replace("_", " ").title(), script, date.today().isoformat())
+            target = new_filename if operation == "save_as" and content is not None and new_filename else filename
+            writes = operation in ("create", "write", "append") or (operation == "save_as" and content is not None)
+            if writes and (script := sessions.get(client).script_name) is not None:
+                title = re.sub(r"[_-]+", " ", PurePosixPath(target).stem).strip().title()
+                frame = Frame(title, script, date.today().isoformat())
             return run_file_operation(workspace, operation, filename, frame=frame, **args)
 
         args = dict(

@@ -39,6 +39,10 @@ _LOCKS = ".locks"
 _STAMP = re.compile(r"\d{8}-\d{6}-\d{6}")
 """The timestamp a backup's name carries between the file's stem and suffix."""
 _FOOTER = re.compile(r"\n*---\n\*Created on: [^*\n]+\*\n\*Script used: [^*\n]+\*\n*\Z")
+_ANY_FOOTER = re.compile(
+    r"\n*(?:^---[ \t]*\n)?^\*Created on: [^*\n]+\*[ \t]*\n\*Script used: [^*\n]+\*[ \t]*(?:\n|\Z)", re.M
+)
+"""The frame's footer wherever it is (a model rewriting a file may copy it into the middle, or twice)."""
 
 
 class WorkspaceError(ValueError):
@@ -66,9 +70,10 @@ class Frame:
     date: str
 
     def apply(self, text: str) -> str:
-        """Return `text` with a `# title` first line (unless it has one) and exactly one footer."""
-        body = _FOOTER.sub("", text).rstrip("\n")
-        if not body.lstrip().startswith("# "):
+        """Return `text` with a `# title` first line (unless it opens with a heading) and exactly one footer, at the
+        end."""
+        body = _ANY_FOOTER.sub("\n", text).strip("\n")
+        if not re.match(r"\s*#{1,6} ", body):  # a heading of its own first: no second title above it
             body = f"# {self.title}\n\n{body}" if body else f"# {self.title}"
         return f"{body}\n\n---\n*Created on: {self.date}*\n*Script used: {self.script_name}*\n"
 

@@ -80,6 +80,37 @@ async def test_unknown_script_and_stage_list_the_valid_choices(config: Config) -
         assert bad_stage.is_error and "discovery, outline, writing" in bad_stage.content[0].text
 
 
+async def test_loading_the_running_script_again_carries_on_where_it_is(config: Config) -> None:
+    async with Client(build_server(config)) as client:
+        await client.call_tool("load_script", {"script_name": "improv_game"})
+        await client.call_tool("next_stage", {})
+        again = await client.call_tool("load_script", {"script_name": "improv_game"})
+        state = await client.call_tool("get_script_state", {})
+    assert again.is_error is False
+    assert again.structured_content["current_stage"] == "play"  # not restarted at setup
+    assert "already running" in again.structured_content["message"]
+    assert state.structured_content["current_stage"] == "play"
+
+
+async def test_a_script_result_carries_its_stage_as_data(config: Config) -> None:
+    async with Client(build_server(config)) as client:
+        loaded = await client.call_tool("load_script", {"script_name": "email_workshop"})
+        moved = await client.call_tool("next_stage", {})
+    stage = loaded.structured_content["stage"]
+    assert stage["name"] == "context" and stage["next_stage"] == "drafting"
+    assert stage["opening"].endswith("?") and "Is there a deadline?" in stage["questions"]
+    assert loaded.structured_content["title"] == "Email Writing Workshop"
+    assert moved.structured_content["stage"]["next_stage"] is None  # the last stage
+    assert moved.structured_content["stage"]["deliverable_file"] == "email_draft.md"
+
+
+def test_every_shipped_stage_opens_with_a_question(config: Config) -> None:
+    """The coach's first words in a stage are its prompt, so each ends with the question the user answers."""
+    scripts, _ = ScriptLibrary(config.scripts_dir).scan()
+    openings = {f"{s.name}/{stage.name}": stage.prompt for s in scripts.values() for stage in s.stages}
+    assert [name for name, prompt in openings.items() if not prompt.rstrip().endswith("?")] == []
+
+
 async def test_switching_scripts_mid_session(config: Config) -> None:
     async with Client(build_server(config)) as client:
         await client.call_tool("load_script", {"script_name": "blog_writer"})

@@ -137,6 +137,36 @@ async def test_deliverable_gets_the_markdown_frame_during_a_script(config: Confi
     assert text.rstrip().endswith("*Script used: blog_writer*")
 
 
+async def test_a_rewrite_that_copies_the_footer_into_the_text_still_has_one_footer(config: Config) -> None:
+    async with Client(build_server(config), raise_exceptions=True) as client:
+        await client.call_tool("load_script", {"script_name": "email_workshop"})
+        await _op(client, operation="write", filename="heating-email.md", content="Dear Mr. Patel,\n\nThanks.")
+        framed = (config.workspace_dir / "heating-email.md").read_text()
+        # a small model rewrites the closing line and copies the old frame into the middle of its new text
+        await _op(client, operation="write", filename="heating-email.md", content=framed + "\nKind regards.")
+    text = (config.workspace_dir / "heating-email.md").read_text()
+    assert text.startswith("# Heating Email\n")  # the title from the name, dashes as spaces
+    assert text.count("*Created on: ") == 1 and text.count("*Script used: email_workshop*") == 1
+    assert text.count("# Heating Email") == 1
+    assert text.index("Kind regards.") < text.index("*Created on: ")
+
+
+async def test_save_as_with_content_writes_it_to_the_name_given(config: Config) -> None:
+    async with Client(build_server(config), raise_exceptions=True) as client:
+        await client.call_tool("load_script", {"script_name": "improv_game"})
+        # "save our story to lighthouse.md": a model picks save_as with the text and no new_filename
+        first = await _op(client, operation="save_as", filename="lighthouse.md", content="The keeper meets a gull.")
+        # and with both names, the text goes to the new one
+        second = await _op(
+            client, operation="save_as", filename="story.md", new_filename="gull.md", content="The gull talks."
+        )
+    assert first.structured_content["changed"] == ["lighthouse.md"]
+    assert second.structured_content["changed"] == ["gull.md"]
+    assert "The keeper meets a gull." in (config.workspace_dir / "lighthouse.md").read_text()
+    assert (config.workspace_dir / "gull.md").read_text().count("*Script used: improv_game*") == 1
+    assert not (config.workspace_dir / "story.md").exists()
+
+
 async def test_workspace_files_are_resources_and_changes_are_notified(config: Config) -> None:
     async with Client(build_server(config), raise_exceptions=True) as client:
         await _op(client, operation="write", filename="a.md", content="one")
