@@ -140,6 +140,25 @@ def select(question: str, hits: Sequence[SearchHit], embedder: Embedder, max_uni
     return _group(hits, candidates, scores, _choose(candidates, scores, max_units))
 
 
+def gather(question: str, hits: Sequence[SearchHit], embedder: Embedder) -> list[Evidence]:
+    """`select`, except for a question that names a document by its title but asks about words it lacks ("the
+    reading list for December"): the start of that document's best passage, so the model reads the document the
+    user means (`render` says which words it lacks)."""
+    evidence = select(question, hits, embedder)
+    document = named(question, evidence)
+    if document is None or not off_topic(question, evidence):
+        return evidence
+    best = next(hit for hit in hits if hit.document_id == document.document_id)
+    found = [(0, unit) for unit in units(best.passage)]
+    chosen, used = [], 0
+    for index, (_, unit) in enumerate(found):  # in reading order: what the document is, as it says it
+        if chosen and used + len(unit.text) > MAX_CHARS:
+            break
+        chosen.append(index)
+        used += len(unit.text)
+    return _group([best], found, [1.0] * len(found), chosen) or evidence
+
+
 def _choose(candidates: list[tuple[int, Unit]], scores: list[float], max_units: int) -> list[int]:
     """The best `CORE_UNITS` units, then, while `MAX_CHARS` allows and up to `max_units`, the best of their
     neighbours in the same paragraph (the sentence before or after) and of the next-best units within
@@ -192,12 +211,31 @@ def off_topic(question: str, evidence: Sequence[Evidence]) -> bool:
     return bool(topic) and not topic & _content_words(f"{best.heading} {best.text}")
 
 
+def named(question: str, evidence: Sequence[Evidence]) -> Evidence | None:
+    """The best evidence from a document the question names by its title ("the reading list", "my garden plan"):
+    every word of the title is in the question."""
+    asked = _content_words(question)
+    for item in sorted(evidence, key=lambda e: -e.score):
+        title = _content_words(item.title)
+        if title and title <= asked:
+            return item
+    return None
+
+
 def render(question: str, evidence: Sequence[Evidence]) -> str:
     """The text the model reads: one line per document and heading, `From "<title>" (<where>): <sentences>`;
-    when nothing matches (or `off_topic`), a sentence saying so."""
-    if not evidence or off_topic(question, evidence):
+    when nothing matches (or `off_topic`), a sentence saying so, unless the question names a document by its
+    title: that document's evidence is given then, after a line saying which of the question's words it lacks."""
+    document = named(question, evidence) if evidence else None
+    if not evidence or (off_topic(question, evidence) and document is None):
         return f"The user's documents say nothing about {question!r}."
     lines = []
+    if off_topic(question, evidence) and document is not None:
+        found = _content_words(" ".join(f"{e.title} {e.heading} {e.text}" for e in evidence))
+        missing = [
+            w for w in _WORD.findall(question.lower()) if len(w) > 1 and w not in _STOP and _stem(w) not in found
+        ]
+        lines.append(f'"{document.title}" has nothing about {" ".join(dict.fromkeys(missing))!r}; it says:')
     for item in evidence:
         where = workspace_name(item.document_id)
         place = f"workspace:{where}" if where is not None else item.document_id
@@ -217,6 +255,10 @@ def _sentence(text: str) -> str:
 
 def _cut(unit: str) -> str:
     return unit if len(unit) <= MAX_CHARS else unit[:MAX_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
 
 
 def _content_words(text: str) -> set[str]:

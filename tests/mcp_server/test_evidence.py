@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mcp_server.library.citations import SearchHit
 from mcp_server.library.embedder import SentenceTransformerEmbedder
-from mcp_server.library.evidence import render, select, units
+from mcp_server.library.evidence import gather, render, select, units
 from tests.mcp_server.conftest import SAMPLE_LIBRARY
 
 
@@ -77,7 +77,19 @@ def test_a_workspace_note_is_marked_and_no_hit_says_so(embedder: SentenceTransfo
         render("apple trees", select("apple trees", [], embedder))
         == "The user's documents say nothing about 'apple trees'."
     )
+    budget = select("apple trees", [_hit("budget.md", "Budget", "Rent is 1,150 euros.")], embedder)
+    assert "say nothing about" in render("apple trees", budget)  # no word of the topic is there
+
+
+def test_a_document_named_by_its_title_is_answered_from(embedder: SentenceTransformerEmbedder) -> None:
+    """ "What's on the reading list for December?": the list is for this winter; the model reads it, told that it
+    does not say December, rather than hearing that nothing was found."""
+    books = (SAMPLE_LIBRARY / "reading-list.md").read_text(encoding="utf-8")
+    question = "What's on the reading list for December?"
+    text = render(question, gather(question, [_hit("reading-list.md", "Reading list", books)], embedder))
+    assert text.startswith("\"Reading list\" has nothing about 'december'; it says:\n")
+    assert "The Overstory" in text and "say nothing about" not in text
     garden = select(
         "apple trees in my garden plan", [_hit("garden-plan.md", "Garden plan", "Sow peas in March.")], embedder
     )
-    assert "say nothing about" in render("apple trees in my garden plan", garden)  # no word of the topic is there
+    assert render("apple trees in my garden plan", garden).startswith("\"Garden plan\" has nothing about 'apple trees'")
