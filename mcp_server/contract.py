@@ -17,6 +17,11 @@ Beyond these, the client's live view only displays what script results report (`
 `current_stage`, `stage_number`: the status bar's script and stage); nothing else in a result changes
 what the client does.
 
+The offline engine (`local_realtime/coaching.py`) reads one more key, in what the model reads of a script
+result: `STAGE_KEY`, "stage", the current stage as data (goal, opening, questions, rules, actions, feedback
+areas, next stage, deliverable file), from which it shapes the coach's turns for a small model. OpenAI's model
+reads the same object; the instructions stay complete for it.
+
 The result models name these keys with the constants (`Field(alias=...)`), so renaming a Python field can
 never silently change the wire key the client reads.
 """
@@ -29,3 +34,5 @@ INSTRUCTIONS_KEY: Final = "instructions"
 """Result key whose non-blank string value replaces the voice session's instructions."""
 CHANGED_KEY: Final = "changed"
 """file_operation result key: list of workspace paths the call changed, for the client's file view."""
+STAGE_KEY: Final = "stage"
+"""Script result key: the current stage as data (`script_tools.StageGuide`), for clients that shape coaching."""

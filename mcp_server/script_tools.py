@@ -18,7 +18,7 @@ from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcp_server.contract import INSTRUCTIONS_KEY
+from mcp_server.contract import INSTRUCTIONS_KEY, STAGE_KEY
 from mcp_server.scripts import InvalidScript, Script, ScriptLibrary, ScriptSessions, UnknownScript, UnknownStage
 
 
@@ -55,7 +55,9 @@ class ScriptResult(BaseModel):
         "(empty when no script runs)",
     )
     message: str
-    stage: StageGuide | None = Field(default=None, description="The current stage as data; null when no script runs")
+    stage: StageGuide | None = Field(
+        default=None, alias=STAGE_KEY, description="The current stage as data; null when no script runs"
+    )
 
 
 class ScriptSummary(BaseModel):

@@ -43,6 +43,10 @@ _ANY_FOOTER = re.compile(
     r"\n*(?:^---[ \t]*\n)?^\*Created on: [^*\n]+\*[ \t]*\n\*Script used: [^*\n]+\*[ \t]*(?:\n|\Z)", re.M
 )
 """The frame's footer wherever it is (a model rewriting a file may copy it into the middle, or twice)."""
+_IMITATED = re.compile(
+    r"^\*(?:[A-Z][a-z]+ )?(?:on|for [a-z ]+|by|reasons?[a-z ]*): [^\n]*$|^\*[A-Z][a-z]+ on: [^\n]*$", re.M
+)
+"""Italic metadata lines a model writes after the frame's example ("*Modified on: 2026-12-05*"): the frame's own."""
 
 
 class WorkspaceError(ValueError):
@@ -72,7 +76,7 @@ class Frame:
     def apply(self, text: str) -> str:
         """Return `text` with a `# title` first line (unless it opens with a heading) and exactly one footer, at the
         end."""
-        body = _ANY_FOOTER.sub("\n", text).strip("\n")
+        body = _IMITATED.sub("", _ANY_FOOTER.sub("\n", text)).strip("\n")
         if not re.match(r"\s*#{1,6} ", body):  # a heading of its own first: no second title above it
             body = f"# {self.title}\n\n{body}" if body else f"# {self.title}"
         return f"{body}\n\n---\n*Created on: {self.date}*\n*Script used: {self.script_name}*\n"
