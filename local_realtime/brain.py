@@ -23,13 +23,15 @@ class Entry:
     Attributes:
         role: "user" or "assistant" for messages; "tool_call" for a function call the assistant
             made; "tool_result" for the output the client sent back; "system" for instructions that
-            took effect at this point of the conversation (a `session.update` or a system message).
+            took effect at this point of the conversation (a `session.update` or a system message);
+            "note" for guidance the brain's prompt adds itself (`coaching.annotate`), never from a client.
         text: message text, tool arguments (JSON string) or tool output (string).
-        name: tool name for "tool_call" (and "tool_result" when known).
+        name: tool name for "tool_call" (and "tool_result" when known); "json" on an "assistant" entry whose
+            text is already the reply's JSON (a coach's turn in its shape, see `coaching.annotate`).
         call_id: Realtime `call_id` linking a call and its result.
     """
 
-    role: Literal["user", "assistant", "tool_call", "tool_result", "system"]
+    role: Literal["user", "assistant", "tool_call", "tool_result", "system", "note"]
     text: str
     name: str | None = None
     call_id: str | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -24,6 +24,8 @@ MAX_DRAFT = 10
 FIRST_DRAFT = 4
 """Tokens proposed at first; the length grows while drafts are taken whole and shrinks when they are not
 (on 2 cores a batch of 4 costs about 1.5 single evaluations, a batch of 8 about 3.3)."""
+SHORTLIST = 20
+"""Best tokens tried in order, when some may be refused, before the grammar filters the whole vocabulary."""
 NGRAM_SIZES = (4, 3, 2)
 """Suffix lengths tried, longest first, when looking for a draft."""
 
@@ -59,20 +61,29 @@ class GrammarSampler:
         self._one = (llama_cpp.llama_token_data * 1)()
         self._one_array = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
 
-    def pick(self, position: int = -1) -> int:
-        """The best token the grammar allows, from the logits at `position` of the last evaluated batch."""
+    def pick(self, position: int = -1, rejects: Callable[[int], bool] | None = None) -> int:
+        """The best token the grammar allows, from the logits at `position` of the last evaluated batch; one that
+        `rejects` refuses only when the grammar allows nothing else."""
         pointer = self._lib.llama_get_logits_ith(self._model._ctx.ctx, position)
         logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
-        token = int(np.argmax(logits))
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
-        self._one_array.size, self._one_array.selected = 1, -1
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(self._one_array))
-        if np.isfinite(self._one[0].logit):
-            return token
+        order = np.argsort(logits)[::-1][:SHORTLIST] if rejects is not None else [int(np.argmax(logits))]
+        for token in (int(t) for t in order):
+            if (rejects is None or not rejects(token)) and self._allows(token, float(logits[token])):
+                return token
         self._all.copy_logits(logits)
         self._lib.llama_sampler_apply(self._sampler, ctypes.byref(self._all.candidates))
         data = self._all.candidates_data
-        return int(data.id[int(np.argmax(data.logit[: self._all.candidates.size]))])
+        size = self._all.candidates.size
+        ranked = np.argsort(data.logit[:size])[::-1]
+        allowed = [int(data.id[i]) for i in ranked if np.isfinite(data.logit[i])]
+        return next((t for t in allowed if rejects is None or not rejects(t)), allowed[0])
+
+    def _allows(self, token: int, logit: float) -> bool:
+        """Whether the grammar accepts `token` next."""
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, logit, 0.0
+        self._one_array.size, self._one_array.selected = 1, -1
+        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(self._one_array))
+        return bool(np.isfinite(self._one[0].logit))
 
     def accept(self, token: int) -> None:
         """Advance the grammar past `token` (call for every token kept)."""
@@ -133,6 +144,7 @@ class Decoder:
         cpu: held around each evaluation (the engine's `CpuTurns`); default: nothing.
         ready: the cache holds the whole prompt and the model's logits are those after its last token (the
             first token is picked without an evaluation); else the last token is evaluated first.
+        rejects: given the tokens generated so far and a candidate, whether to avoid it (see `repeats.py`).
     """
 
     def __init__(
@@ -142,8 +154,11 @@ class Decoder:
         context: Sequence[int],
         cpu: AbstractContextManager[Any] | None = None,
         ready: bool = False,
+        rejects: Callable[[Sequence[int], int], bool] | None = None,
     ) -> None:
         self._model = model
+        self._rejects = rejects
+        self._start = len(context)
         self._ready = ready
         self._cpu = cpu or contextlib.nullcontext()
         self._sampler = sampler
@@ -153,6 +168,12 @@ class Decoder:
         self.accepted = 0
         """Draft tokens that matched the greedy choice (each one a saved evaluation)."""
         self._limit = FIRST_DRAFT
+
+    def _refuses(self) -> Callable[[int], bool] | None:
+        if self._rejects is None:
+            return None
+        generated, rejects = self._context[self._start :], self._rejects
+        return lambda token: rejects(generated, token)
 
     def tokens(self) -> Iterator[int]:
         """Yield the reply's tokens in order; ends at an end-of-generation token (not yielded).
@@ -170,7 +191,7 @@ class Decoder:
                     evaluate(self._model, [pending, *draft], all_logits=bool(draft))
             self.drafted += len(draft)
             for position in range(len(draft) + 1):
-                token = self._sampler.pick(position if draft else -1)
+                token = self._sampler.pick(position if draft else -1, self._refuses())
                 if self._sampler.is_end(token):
                     return
                 self._sampler.accept(token)

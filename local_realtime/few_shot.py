@@ -28,6 +28,16 @@ class FewShotError(ValueError):
         self.problems = problems
 
 
+class Feedback(BaseModel):
+    """A coach's feedback on an answer: a few of the answer's own words, what worked, one thing to improve."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quote: str = Field(min_length=1)
+    strength: str = Field(min_length=1)
+    improve: str = Field(min_length=1)
+
+
 class Example(BaseModel):
     """One worked turn: the user's words and the assistant's reply, optionally a tool call, its result and
     the answer made from that result.
@@ -51,11 +61,21 @@ class Example(BaseModel):
     """The tool's output shown to the model (None: the example ends at the call)."""
     answer: str | None = None
     """The spoken answer made from `result`; required with it."""
+    ask: str | None = None
+    """A coach's question after `say` (the shape of a coach's reply in a script's stage); no `tool` with it."""
+    heard: str | None = None
+    """Instead of `say` (left empty), the point of the user's answer in a few words, given back before `ask`."""
+    feedback: Feedback | None = None
+    """A coach's feedback on an answer, instead of `say`'s text (which is then left empty); no `tool` with it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.tool is None and (self.arguments or self.result is not None):
             raise ValueError("'arguments' and 'result' need a 'tool'")
+        if self.tool is not None and (self.ask is not None or self.feedback is not None):
+            raise ValueError("'ask' and 'feedback' are a coach's spoken reply: not with a 'tool'")
+        if self.heard is not None and self.ask is None:
+            raise ValueError("'heard' goes with 'ask'")
         if (self.result is None) != (self.answer is None):
             raise ValueError("'result' and 'answer' go together: give both or neither")
         return self

@@ -19,12 +19,13 @@ SAY_MAX_CHARS = 400
 PREAMBLE_MAX_CHARS = 80
 _KEEP = ("type", "properties", "required", "enum", "const", "items", "minItems", "maxItems", "minLength")
 _ANY_JSON = {"type": ["string", "number", "boolean", "object", "array"]}
-_SAY = {
+SAY_SCHEMA = {
     "type": "object",
     "properties": {"say": {"type": "string", "maxLength": SAY_MAX_CHARS}},
     "required": ["say"],
     "additionalProperties": False,
 }
+"""A plain spoken answer: `{"say": "..."}`."""
 
 
 def sanitize_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
@@ -67,20 +68,23 @@ def sanitize_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, 
     return out or dict(_ANY_JSON)
 
 
-def reply_schema(tools: Sequence[ToolSpec], allow: str) -> dict[str, Any]:
+def reply_schema(
+    tools: Sequence[ToolSpec], allow: str, spoken: Sequence[dict[str, Any]] = (SAY_SCHEMA,)
+) -> dict[str, Any]:
     """The JSON schema of one reply.
 
     Args:
         allow: "auto" (any tool or say), "say", "tools" (any tool) or a tool name (only it).
+        spoken: the shapes of a spoken answer (default `{"say": ...}`; a coach's are in `coaching.py`).
 
     Returns:
-        `{"oneOf": [...]}` over `{"tool": const, "arguments": ...}` objects and/or the say object;
-        falls back to say-only when no tool qualifies.
+        `{"oneOf": [...]}` over `{"tool": const, "arguments": ...}` objects and/or the spoken shapes;
+        falls back to the spoken shapes when no tool qualifies.
     """
     chosen = [] if allow == "say" else [t for t in tools if allow in ("auto", "tools", t.name)]
     options = [_call_schema(t) for t in chosen]
     if allow in ("auto", "say") or not options:
-        options.append(_SAY)
+        options.extend(spoken)
     return options[0] if len(options) == 1 else {"oneOf": options}
 
 
@@ -154,6 +158,51 @@ def ground_ids(
     if ungrounded & required:
         return None
     return {key: value for key, value in arguments.items() if key not in ungrounded}
+
+
+_FILE = re.compile(r"(?<![\w./-])([\w][\w-]*(?:/[\w-]+)*)(?:\.| dot )(md|markdown|txt)\b", re.IGNORECASE)
+"""A file name as typed or as heard ("notes.md", "notes/plan.md", "lighthouse dot md")."""
+
+
+def named_files(text: str) -> list[str]:
+    """The file names `text` says, in order, each as a name ("lighthouse dot md" -> "lighthouse.md")."""
+    return list(dict.fromkeys(f"{m[1]}.{m[2].lower()}" for m in _FILE.finditer(text)))
+
+
+def ground_files(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[str, Any]:
+    """The file the user named in their last turn, where the call names another nobody said.
+
+    "Save your feedback to interview-notes.md" must write interview-notes.md, but a small model copies a
+    script's default name (interview_notes.md) from its instructions. When the last user turn names exactly one
+    file and no argument is it, the last argument that is a file name nobody said becomes that file.
+
+    Returns:
+        `arguments`, or a copy with that one value replaced.
+    """
+    last = next((e.text for e in reversed(history) if e.role == "user"), "")
+    named = named_files(last)
+    values = [v for v in arguments.values() if isinstance(v, str)]
+    if len(named) != 1 or named[0] in values:
+        return arguments
+    said = {name for e in history if e.role in ("user", "tool_result") for name in named_files(e.text)}
+    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _FILE.fullmatch(v) and v not in said]
+    return {**arguments, unsaid[-1]: named[0]} if unsaid else arguments
+
+
+def ground_edit(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[str, Any]:
+    """For a change to what was written, when the user named no file: the file a tool result named last, where the
+    call names one nobody said ("make it warmer" edits neighbour-email.md, not a new neighbour-email-warmer.md).
+
+    Returns:
+        `arguments`, or a copy with that one value replaced.
+    """
+    last = next((e.text for e in reversed(history) if e.role == "user"), "")
+    results = [name for e in history if e.role == "tool_result" for name in named_files(e.text)]
+    if named_files(last) or not results:
+        return arguments
+    said = {name for e in history if e.role in ("user", "tool_result") for name in named_files(e.text)}
+    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _FILE.fullmatch(v) and v not in said]
+    return {**arguments, unsaid[-1]: results[-1]} if unsaid else arguments
 
 
 def said_ids(history: Sequence[Entry]) -> set[str]:

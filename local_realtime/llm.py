@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from local_realtime.few_shot import Example
 from local_realtime.grammar import allowed_replies, ground_ids, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader, render_prefix, render_prompt
 from local_realtime.prompt_cache import PromptCache
+from local_realtime.reply_shape import ReplyShape
 
 logger = logging.getLogger(__name__)
 FALLBACK_REPLY = "Sorry, I lost my train of thought. Could you say that again?"
@@ -142,38 +143,63 @@ class LlamaBrain:
     def _choose(
         self, instructions: str, history: list[Entry], tools: list[ToolSpec], allow: str, stop: threading.Event
     ) -> Iterator[BrainOutput]:
-        """Generate under the grammar; a call needing an id nobody said is replaced by the next best reply.
+        """Generate under the grammar, in the reply's shape (`reply_shape.py`); a call needing an id nobody said, or
+        loading the running script again, is replaced by the next best reply.
 
         The prompt stays the same (its cache too); only the grammar loses that tool, at most twice.
         """
         tokens = self._fit(instructions, history, tools)
+        shape = ReplyShape.of(history)
+        if shape.must_call and allow == "auto":
+            allow = "tools"
         excluded: set[str] = set()
         while True:
             usable = [t for t in tools if t.name not in excluded]
-            call = None
-            for output in self._generate(tokens, to_gbnf(json.dumps(reply_schema(usable, allow))), stop):
+            call, held = None, []
+            gbnf = to_gbnf(json.dumps(reply_schema(usable, allow, shape.spoken)))
+            reader = ReplyReader(shape.speak)
+            for output in self._generate(tokens, gbnf, reader, stop, shape.rejects):
                 if isinstance(output, FunctionCall):
                     call = output
+                elif reader.tool is not None and shape.may_refuse(reader.tool):
+                    held.append(output)  # its few words wait: the call may be replaced, and they with it
                 else:
                     yield output
             if call is None:
+                yield from held
                 return
-            arguments = json.loads(call.arguments)
-            grounded = ground_ids(call.name, arguments, tools, history)
+            arguments = shape.settle(call.name, json.loads(call.arguments), tools, history)
+            grounded = ground_ids(call.name, arguments, tools, history) if arguments is not None else None
             if grounded is not None or allow not in ("auto", "tools") or len(excluded) >= 2:
-                yield FunctionCall(call.name, json.dumps(grounded if grounded is not None else arguments))
+                yield from held
+                yield FunctionCall(call.name, json.dumps(grounded or arguments or json.loads(call.arguments)))
                 return
-            logger.info("%s needs an id nobody said; choosing again without it", call.name)
+            why = "loads the running script again" if arguments is None else "needs an id nobody said"
+            logger.info("%s %s; choosing again without it", call.name, why)
             excluded.add(call.name)
 
-    def _generate(self, tokens: list[int], gbnf: str, stop: threading.Event) -> Iterator[BrainOutput]:
+    def _generate(
+        self,
+        tokens: list[int],
+        gbnf: str,
+        reader: ReplyReader,
+        stop: threading.Event,
+        rejects: Callable[[str, str], bool] | None = None,
+    ) -> Iterator[BrainOutput]:
         started = time.perf_counter()
         if not self._prefill(tokens, stop, self._reply_chunk):
             return
         sampler = GrammarSampler(self._llm, gbnf)
-        decoder = Decoder(self._llm, sampler, tokens, self._cpu, ready=True)
+        refuses = None
+        if rejects is not None:
+
+            def refuses(generated: Sequence[int], token: int) -> bool:
+                text = self._llm.detokenize(list(generated)).decode("utf-8", errors="ignore")
+                return rejects(text, self._llm.detokenize([token]).decode("utf-8", errors="ignore"))
+
+        decoder = Decoder(self._llm, sampler, tokens, self._cpu, ready=True, rejects=refuses)
         self._logits_at = -1  # the decoder evaluates other positions from here on
-        reader, pending, count, first_s = ReplyReader(), b"", 0, None
+        pending, count, first_s = b"", 0, None
         try:
             for token in decoder.tokens():
                 if stop.is_set():

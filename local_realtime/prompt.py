@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic_core import from_json
 
 from local_realtime.brain import Entry, ToolSpec
+from local_realtime.coaching import annotate
 from local_realtime.few_shot import Example
 from local_realtime.grammar import sanitize_schema
 
@@ -37,9 +38,12 @@ FORMAT = (
     "answer the question, say you found nothing about it. Spoken answers are heard, not read: one or two "
     "short sentences, no lists or markdown."
 )
-AFTER_QUESTION = 'Answer "{question}" in one short sentence from this result, or say you found nothing about it.'
+AFTER_QUESTION = (
+    'Answer "{question}" in one short sentence from this result; if it has nothing on it, say so, and for general '
+    "knowledge add what you know."
+)
 """Follows a tool result when the user asked a question: the question again, right where the answer starts."""
-AFTER_REQUEST = "Tell the user the outcome in one short sentence, with the facts it gives."
+AFTER_REQUEST = "Say in one short sentence what you did, with the facts it gives."
 """Follows a tool result when the user asked for something: quoting the request here made the model repeat it
 (or say it found nothing) instead of telling the outcome, and go on doing so for the rest of the conversation."""
 _QUESTION_WORD = re.compile(r"\b(what|how|when|where|who|which|why|whether)\b", re.IGNORECASE)
@@ -69,6 +73,19 @@ def pick_examples(tools: Sequence[ToolSpec], examples: Sequence[Example]) -> lis
     entries: list[Entry] = []
     for example in examples:
         turn = [Entry("user", example.user), Entry("assistant", example.say)]
+        if example.feedback is not None:
+            turn[1] = Entry("assistant", example.feedback.model_dump_json(), "json")
+        elif example.ask is not None:
+            turn[1] = Entry(
+                "assistant",
+                json.dumps(
+                    {"heard": example.heard, "ask": example.ask}
+                    if example.heard is not None
+                    else {"say": example.say, "ask": example.ask},
+                    ensure_ascii=False,
+                ),
+                "json",
+            )
         if example.tool is None:
             entries += turn
         elif example.tool in by_name and _fits(example.arguments, by_name[example.tool]):
@@ -93,8 +110,9 @@ def render_prefix(tools: Sequence[ToolSpec], instructions: str, examples: Sequen
 def render_prompt(
     instructions: str, history: Sequence[Entry], tools: Sequence[ToolSpec], examples: Sequence[Example]
 ) -> str:
-    """The whole ChatML prompt, ending where the assistant's JSON reply starts."""
-    return render_prefix(tools, instructions, examples) + render_turns(history) + "<|im_start|>assistant\n"
+    """The whole ChatML prompt, ending where the assistant's JSON reply starts; in a script's stage the turns
+    carry the coach's notes (`coaching.annotate`)."""
+    return render_prefix(tools, instructions, examples) + render_turns(annotate(history)) + "<|im_start|>assistant\n"
 
 
 def render_turns(history: Sequence[Entry]) -> str:
@@ -125,7 +143,8 @@ def render_turns(history: Sequence[Entry]) -> str:
             out.append(_call_turn(entry, None))
             in_tool_turn = True
         elif entry.role == "assistant":
-            out += [_turn("assistant", json.dumps({"say": entry.text}, ensure_ascii=False)), *held]
+            reply = entry.text if entry.name == "json" else json.dumps({"say": entry.text}, ensure_ascii=False)
+            out += [_turn("assistant", reply), *held]
             held, in_tool_turn = [], False
         elif entry.role == "system":
             (held if in_tool_turn and not asks(question) else out).append(
@@ -134,24 +153,39 @@ def render_turns(history: Sequence[Entry]) -> str:
         elif entry.role == "user":
             out += [*held, _turn("user", entry.text)]
             held, in_tool_turn, question = [], False, entry.text
+        elif entry.role == "note":
+            out.append(_turn("system", entry.text))
         else:
-            out.append(_result_turn(entry, question))
+            noted = following is not None and following.role == "note"  # the note says what to do next
+            out.append(_result_turn(entry, None if noted else question))
     return "".join(out)
+
+
+Speak = Callable[[dict[str, Any], dict[str, Any]], str]
+"""The spoken text of a reply so far from its JSON value (strings partly decoded) and its closed fields; it must
+only grow as more is decoded (see `coaching.speaker`)."""
+
+
+def say_only(partial: dict[str, Any], closed: dict[str, Any]) -> str:
+    """The default `Speak`: the `say` string as far as it is decoded."""
+    said = partial.get("say")
+    return said if isinstance(said, str) else ""
 
 
 class ReplyReader:
     """Follows the reply's JSON as it streams: the spoken text so far, the tool, and whether it is complete.
 
-    `feed` returns the newly decoded characters of the `say` string (whether an answer or a preamble);
-    partial escapes wait for their next token.
+    `feed` returns the newly decoded spoken characters: a call's `say` preamble, or what `speak` makes of an
+    answer's fields (by default its `say`); partial escapes wait for their next token.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, speak: Speak = say_only) -> None:
         self.raw = ""
         self.value: dict[str, Any] = {}
+        self._speak = speak
         self._said = 0
         self.said_all = False
-        """True once the `say` string is closed (its last character was returned)."""
+        """True once everything to be spoken was returned (a call's preamble closed, or the answer complete)."""
 
     def feed(self, text: str) -> str:
         self.raw += text
@@ -160,23 +194,25 @@ class ReplyReader:
         except ValueError:
             return ""
         self.value = value if isinstance(value, dict) else {}
-        said = self.value.get("say")
-        if not isinstance(said, str):
-            return ""
-        if not self.said_all and self._said_closed():
+        closed = self._closed()
+        if "tool" in self.value:
+            said, done = say_only(self.value, closed), "say" in closed
+        else:
+            said, done = self._speak(self.value, closed), self.complete
+        if done:
             self.said_all = True
         if len(said) <= self._said:
             return ""
         new, self._said = said[self._said :], len(said)
         return new
 
-    def _said_closed(self) -> bool:
-        """Whether the raw JSON has more after the say string (it is complete without partial parsing)."""
+    def _closed(self) -> dict[str, Any]:
+        """The fields whose values are complete (trailing strings dropped unless closed)."""
         try:
-            complete = from_json(self.raw, allow_partial=True)  # trailing strings dropped unless closed
+            complete = from_json(self.raw, allow_partial=True)
         except ValueError:
-            return False
-        return isinstance(complete, dict) and "say" in complete
+            return {}
+        return complete if isinstance(complete, dict) else {}
 
     @property
     def tool(self) -> str | None:
@@ -246,11 +282,15 @@ def _call_turn(call: Entry, preamble: str | None) -> str:
     return _turn("assistant", json.dumps(reply, ensure_ascii=False))
 
 
-def _result_turn(entry: Entry, question: str) -> str:
+def _result_turn(entry: Entry, question: str | None) -> str:
+    """A tool result as a user turn, and after it what to say (None: nothing, a note follows)."""
     output = entry.text if len(entry.text) <= RESULT_MAX_CHARS else entry.text[:RESULT_MAX_CHARS] + " ..."
     label = f' name="{entry.name}"' if entry.name else ""
-    ask = AFTER_QUESTION.format(question=clip(question, 160)) if asks(question) else AFTER_REQUEST
-    return _turn("user", f"<tool_response{label}>\n{output}\n</tool_response>\n{ask}")
+    if question is None:
+        ask = ""
+    else:
+        ask = "\n" + (AFTER_QUESTION.format(question=clip(question, 160)) if asks(question) else AFTER_REQUEST)
+    return _turn("user", f"<tool_response{label}>\n{output}\n</tool_response>{ask}")
 
 
 def _turn(role: str, text: str) -> str:

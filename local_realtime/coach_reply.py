@@ -1,0 +1,206 @@
+"""The coach's reply: the shapes it may take, decided in code from the stage and the user's words, and how it is said.
+
+At a stage's opening the script's own opening; "how was that?" (or an answer to a practice question) feedback
+with a quote the grammar takes from the answer; "ask me something" the next question alone; an answer to the
+coach their point given back (`heard`) or a sentence of its own, then the stage's next question word for word;
+otherwise a free turn of a few sentences. `speaker` turns the reply's JSON fields into the words spoken, as they
+are decoded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from local_realtime.brain import Entry
+from local_realtime.stage import CoachTurn
+
+SAY_CHARS = 70
+"""Longest sentence before a question the coach asks."""
+REFLECTION_START = "(You|Your|So you|So your|Let's|I'll)"
+"""How the sentence before a question starts: spoken to the user about what they said (left free, a small model
+asks its own questions there, answers the next one itself or talks as the user)."""
+FREE_SENTENCES = 3
+SENTENCE_CHARS = 140
+"""A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
+FEEDBACK_CHARS = 150
+"""Longest strength or improvement in feedback."""
+ACKNOWLEDGEMENTS = ("{}, got it. {}", "{}: noted. {}", "{}. Good. {}", "{}, understood. {}", "{}, okay. {}")
+"""How what the user said is given back before the next question, in turn."""
+ACKNOWLEDGED = tuple(
+    re.compile(re.escape(a).replace(r"\{\}", "(.+?)", 1).replace(r"\{\}", ".+")) for a in ACKNOWLEDGEMENTS
+)
+"""Each acknowledgement as a pattern whose group is the words given back."""
+RETRY = (
+    "Want to try that one again, or shall I ask the next question?",
+    "Would you like another go at it, or a new question?",
+    "Shall we try it once more, or move to another question?",
+)
+"""Said after feedback, in turn (the script's rule: offer to retry)."""
+
+
+def spoken_options(turn: CoachTurn, said: str = "", answer: str | None = None) -> list[dict[str, Any]]:
+    """The JSON schemas of the coach's spoken reply to `said` (the brain adds the tool calls); `answer` is what
+    feedback is about (default `said`; after "how was that?", the answer before it: `last_answer`).
+
+    At a stage's opening, the opening (`ask`, word for word). "How was that?", or an answer to a practice question
+    in a stage that gives feedback: feedback (`quote`, `strength`, `improve`). "Ask me something": the next
+    question alone. Otherwise, with questions still to ask, their words given back (`heard`) or a sentence of
+    its own (`say`) and one of them; else a free turn of a few sentences.
+    """
+    to_ask = asking(turn)
+    if turn.opening:
+        return [_object({"ask": {"enum": to_ask}})]
+    if asks_feedback(turn, said) or (turn.card.feedback_areas and turn.pending and not QUESTION_ASKED.search(said)):
+        return feedback_options(said if answer is None else answer)
+    if to_ask and QUESTION_ASKED.search(said):
+        return [_object({"ask": {"enum": to_ask[:1]}})]
+    if to_ask:  # the sentence asks nothing itself: the question is one of the script's, word for word
+        heard = {"type": "string", "pattern": '^[^?.!"\\\\]{2,40}$'}
+        plain = {"type": "string", "pattern": f'^{REFLECTION_START}[^?.!"\\\\]{{0,{SAY_CHARS}}}[.!]$'}
+        asked = {"enum": to_ask}
+        options = [_object({"heard": heard, "ask": asked}), _object({"say": plain, "ask": asked})]
+    else:  # a few short sentences: spoken, not read
+        sentences = f'^([^.!?"\\\\]{{1,{SENTENCE_CHARS}}}[.!?] ?){{1,{FREE_SENTENCES}}}$'
+        options = [_object({"say": {"type": "string", "pattern": sentences}})]
+    return options
+
+
+def asking(turn: CoachTurn) -> list[str]:
+    """The questions the reply may ask, in order. At a stage's opening: the opening, or (their words answered its
+    question) its first sentences with the next question. Later: the next question or the one after it (their
+    words answered it already); the offer to move on once none is left."""
+    card = turn.card
+    questions = [q for q in turn.to_ask if q != card.move_on]
+    if turn.opening:
+        later = [q for q in questions if q != card.opening]
+        intro = " ".join(s.strip() for s in re.findall(r"[^.!?]+[.!?]", card.opening) if not s.endswith("?"))
+        return [card.opening] + ([f"{intro} {later[0]}".strip()] if later else [])
+    if questions:
+        return questions[:2]
+    return [card.move_on] if card.questions and card.move_on in turn.to_ask else []
+
+
+FEEDBACK_ASKED = re.compile(
+    r"\bhow (was|did|do|'?d) (that|it|i|my)\b|\bfeedback\b|\b(was|is) (that|it) (good|ok|okay|alright|any good)\b"
+    r"|\bhow did i do\b|\bany good\b",
+    re.IGNORECASE,
+)
+"""A user asking how their answer went."""
+
+
+def asks_feedback(turn: CoachTurn | None, text: str) -> bool:
+    """Whether `text` asks for feedback in a stage that gives it."""
+    return turn is not None and bool(turn.card.feedback_areas) and FEEDBACK_ASKED.search(text) is not None
+
+
+def feedback_options(answer: str) -> list[dict[str, Any]]:
+    """The shape of feedback on `answer`: a few of its words (one of its runs of two to four words, so the quote is
+    theirs), what worked (to them: "You ..."), one thing to do better ("Next time ...", "Try ...")."""
+    quote: dict[str, Any] = {"enum": quotable(answer)} if quotable(answer) else {"type": "string", "maxLength": 32}
+    strength = {"type": "string", "pattern": f'^(You|Your)[^"\\\\]{{10,{FEEDBACK_CHARS}}}$'}
+    improve = {"type": "string", "pattern": f'^(Next time|Try|Add|Say|Mention|Give)[^"\\\\]{{10,{FEEDBACK_CHARS}}}$'}
+    return [_object({"quote": quote, "strength": strength, "improve": improve})]
+
+
+_SMALL = (
+    "a an and are as at be but by for from had has have i i'm in is it it's my of on or our so that the their them "
+    "then there they this to was we were when which who with you your"
+)
+_SMALL_WORDS = frozenset(_SMALL.split())
+
+
+def quotable(answer: str, longest: int = 4, most: int = 60) -> list[str]:
+    """Runs of two to `longest` words of `answer`, as written (punctuation inside a run kept), that neither start
+    nor end with a small word ("our sales spreadsheet", not "I found that our"), the most telling first (most
+    letters in words of five or more), at most `most`."""
+    words = list(re.finditer(r"[\w'’-]+", answer))
+    runs: dict[str, int] = {}
+    for size in range(longest, 1, -1):
+        for start in range(len(words) - size + 1):
+            first, last = words[start], words[start + size - 1]
+            if {first[0].lower(), last[0].lower()} & _SMALL_WORDS:
+                continue
+            run = answer[first.start() : last.end()]
+            if '"' not in run and "\\" not in run:
+                runs.setdefault(run, sum(len(w[0]) for w in words[start : start + size] if len(w[0]) >= 5))
+    return sorted(runs, key=lambda run: -runs[run])[:most]
+
+
+QUESTION_ASKED = re.compile(
+    r"\bask me\b|\b(another|next|new|different) (one|question)\b|\bready\b|\bgo ahead\b|\b(fire|ask) away\b"
+    r"|^\W*(yes|yeah|sure|ok|okay|go)\W*$",
+    re.IGNORECASE,
+)
+"""A user asking to be asked ("ask me something", "another one", "ready")."""
+
+
+def last_answer(history: Sequence[Entry]) -> str:
+    """The user's last words that were not a request for feedback: what feedback is about."""
+    said = [e.text for e in history if e.role == "user"]
+    for text in reversed(said):
+        if not FEEDBACK_ASKED.search(text) or len(text.split()) > 20:
+            return text
+    return said[-1] if said else ""
+
+
+def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str, Any]], str]:
+    """The spoken text of a coach reply so far, from its (partial, closed) JSON values.
+
+    `answer` is the user's last turn: a `quote` not in it is left out. The text only ever grows, so it can
+    be streamed as it is decoded.
+    """
+    retry = RETRY[turn.feedbacks % len(RETRY)]
+
+    def speak(partial: dict[str, Any], closed: dict[str, Any]) -> str:
+        if "quote" in partial or "strength" in partial:
+            parts = []
+            quote = closed.get("quote")
+            if isinstance(quote, str) and _said(quote, answer):
+                parts.append(f'You said "{quote.strip()}".')
+            for key in ("strength", "improve"):
+                if isinstance(closed.get(key), str):
+                    parts.append(_sentence(closed[key]))
+            if "improve" in closed:
+                parts.append(retry)
+            return " ".join(p for p in parts if p)
+        if "heard" in partial:
+            heard = closed.get("heard")
+            if not isinstance(heard, str) or not isinstance(closed.get("ask"), str):
+                return ""
+            heard = heard.strip().rstrip(",;:")
+            template = ACKNOWLEDGEMENTS[len(turn.asked) % len(ACKNOWLEDGEMENTS)]
+            return template.format(heard[:1].upper() + heard[1:], closed["ask"])
+        say = partial.get("say") if isinstance(partial.get("say"), str) else ""
+        ask = closed.get("ask")
+        if turn.opening or ("say" not in partial and "heard" not in partial):  # the question alone
+            return ask if isinstance(ask, str) else ""
+        if isinstance(ask, str) and "say" in closed:
+            return f"{say}{'' if not say.strip() or say.rstrip()[-1] in '.!?' else '.'} {ask}".lstrip()
+        return say
+
+    return speak
+
+
+def _said(quote: str, answer: str) -> bool:
+    """Whether `quote` (at least two words) is the user's own words, ignoring case and punctuation."""
+    words = re.findall(r"[a-z0-9']+", quote.lower())
+    return len(words) >= 2 and " ".join(words) in " ".join(re.findall(r"[a-z0-9']+", answer.lower()))
+
+
+def _sentence(text: str) -> str:
+    """`text` as a sentence: a capital first, a full stop last (unless it has one)."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def _string(max_chars: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_chars}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}

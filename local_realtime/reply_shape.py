@@ -1,0 +1,178 @@
+"""The shape of one reply, decided from the conversation before the model writes it, and its calls settled after.
+
+Plain turns answer `{"say": ...}` or call a tool. In a script's stage the spoken answer takes the coach's shapes
+(`coaching.py`). Either way the spoken text never says "the user", a coach never reads the user's words back
+or repeats itself (`repeats.py`), an explicit "save it to NAME.md" is a call, not words, and a call's arguments
+are settled before it runs: the file the user named, the stage's material when the model wrote no content,
+and a reload of the running script refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import from_json
+
+from local_realtime.brain import Entry, ToolSpec
+from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, speaker
+from local_realtime.coach_reply import spoken_options as coach_options
+from local_realtime.coaching import changed_files, coach_replies, coach_turn, material, repeats_loading
+from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
+from local_realtime.prompt import Speak, say_only
+from local_realtime.repeats import RepeatBan
+from local_realtime.stage import CoachTurn
+
+AVOIDED_PHRASES = ("the user",)
+"""Never spoken: a small model copies "the user" from its prompt and talks about the person it talks to."""
+SPOKEN_FIELDS = ("say", "heard", "strength", "improve")
+"""Reply fields that are free spoken text (a quote of the user's answer is not)."""
+ECHO_WORDS = 5
+"""A coach's sentence may not copy this many words in a row of the user's last turn or of its own earlier turns."""
+FREE_ECHO_WORDS = 3
+"""In a free turn (a story line, ideas) the user's last words are not copied even three in a row: a small model
+otherwise says the user's line back as its own."""
+HEARD_ECHO_WORDS = 5
+"""What the user said, given back in a few words, copies no more of theirs in a row than this."""
+_LOOPING = RepeatBan(itself=8)
+"""A call's text (a file's content) may not say the same eight words twice: a small model can loop until its
+token limit ("Bread, Rolls, Buns, Loaf, Bread, Rolls, ...")."""
+_SAVE = re.compile(r"\b(save|write|put|store|keep|add|append|jot)\b", re.IGNORECASE)
+"""Words of a command to put something into a named file ("save the story as lighthouse.md")."""
+_MOVE_ON = re.compile(
+    r"\b(move|moving) on\b|\bnext (stage|step|part)\b|\bskip (ahead|to)\b|\bnarrow (it|them) down\b"
+    r"|\b(let'?s|let us|time to)\s+(now\s+)?(start|begin|play|practi[cs]e|draft|write|outline|narrow|pick|choose)\b",
+    re.IGNORECASE,
+)
+"""Words asking to go on to the next stage of a script."""
+_EDIT = re.compile(
+    r"\W*(please\W+)?(make|change|rewrite|edit|fix|shorten|lengthen|remove|replace|update|improve|polish|"
+    r"reword|tweak)\b",
+    re.IGNORECASE,
+)
+"""A request to change what was written ("make the closing line more polite"), once a file was written."""
+_OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*"([^"\\]*)$')
+"""A reply's JSON text that ends inside a string value: the value's key, and the value so far."""
+_FOREIGN = re.compile(r"[^\x00-\u024f\u2018-\u201f\u2013\u2014\u2026]")
+"""Characters outside Latin script and its quotes and dashes: refused in speech (a small multilingual model,
+kept off one word, may reach for another script's)."""
+
+
+@dataclass(frozen=True)
+class ReplyShape:
+    """What one reply may be and how it is spoken."""
+
+    spoken: list[dict[str, Any]]
+    """JSON schemas of a spoken answer (the tool calls are added by the grammar)."""
+    speak: Speak
+    """How a spoken answer's fields are said."""
+    must_call: bool
+    """The user gave an explicit command a tool carries out (save to a named file, move on): the reply is a call."""
+    saving: bool
+    """The command puts something into a named file."""
+    editing: bool
+    """The command changes what was written ("make the closing line more polite")."""
+    coach: CoachTurn | None
+    """The stage this reply is in, when the coach answers."""
+    _ban: RepeatBan
+    _phrases: RepeatBan
+    _heard: RepeatBan
+
+    @classmethod
+    def of(cls, history: Sequence[Entry]) -> ReplyShape:
+        """The shape of the reply to `history`."""
+        last_user = next((e.text for e in reversed(history) if e.role == "user"), "")
+        phrases = RepeatBan([], AVOIDED_PHRASES)
+        coach = coach_turn(history)
+        answering = bool(history) and history[-1].role == "user"
+        saving = answering and _commands_file(last_user)
+        moving = answering and coach is not None and _moves_on(last_user, coach.card.next_stage)
+        editing = answering and coach is not None and _EDIT.match(last_user) is not None and _wrote(history)
+        must_call = saving or moving or editing
+        if coach is None:
+            return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
+        replies = [e.text for e in history if e.role == "assistant"]
+        asked = [q for reply in replies for q in re.findall(r"[^.!?]*\?", reply)]  # never the same question twice
+        earlier = RepeatBan([*replies, *coach.to_ask], [*AVOIDED_PHRASES, *asked])
+        feedback = asks_feedback(coach, last_user)  # "how was that?": feedback on their answer, quoting it
+        answer = last_answer(history) if feedback else last_user
+        speak = speaker(coach, answer)
+        if feedback and not answering:  # a save of the feedback came first; the feedback is said now
+            return cls(feedback_options(answer), speak, False, False, False, coach, earlier, phrases, earlier)
+        if not coach_replies(history):  # telling a tool's outcome in a stage: only its own earlier words are refused
+            return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, earlier, phrases, earlier)
+        free = not coach.to_ask and not coach.card.questions
+        ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
+        heard = earlier.including([last_user], HEARD_ECHO_WORDS)
+        options = coach_options(coach, last_user, answer)
+        return cls(options, speak, must_call, saving, editing, coach, ban, phrases, heard)
+
+    def rejects(self, reply: str, piece: str) -> bool:
+        """Whether the reply's JSON so far (`reply`) may not go on with `piece`: its spoken text as `repeats.py` says;
+        a call's other text (a file's content) only when it starts going round in circles."""
+        field = _OPEN_STRING.search(reply)
+        if field is None:
+            return False
+        if field[1] not in SPOKEN_FIELDS:
+            return _LOOPING.rejects(field[2], piece)
+        if _FOREIGN.search(piece):
+            return True
+        # a call's few words name what it works on (a file, a script): only "the user" is refused there
+        ban = self._phrases if reply.startswith('{"tool"') else self._heard if field[1] == "heard" else self._ban
+        with contextlib.suppress(ValueError):  # the reply's spoken fields so far, the open one last: no field
+            value = from_json(reply, allow_partial="trailing-strings")  # may repeat another
+            if isinstance(value, dict):
+                said = [str(v) for k, v in value.items() if k in SPOKEN_FIELDS and k != field[1]]
+                return ban.rejects(" ".join([*said, field[2]]), piece)
+        return ban.rejects(field[2], piece)
+
+    def may_refuse(self, tool: str) -> bool:
+        """Whether a call of `tool` may be refused by `settle` (a reload of the running script)."""
+        return self.coach is not None and self.coach.began_with[0] == tool
+
+    def settle(
+        self, name: str, arguments: dict[str, Any], tools: Sequence[ToolSpec], history: Sequence[Entry]
+    ) -> dict[str, Any] | None:
+        """The call's arguments as it will run: the file the user named (not a default the model copied) and, for
+        a save the model wrote no text for, the stage's material so far (what was said, nothing invented).
+
+        Returns:
+            the arguments, or None when the call would load the running script again (choose another reply).
+        """
+        if repeats_loading(self.coach, name, arguments):
+            return None
+        arguments = ground_files(arguments, history)
+        if self.editing:  # "make it warmer": the file last written, not a new name nobody said
+            arguments = ground_edit(arguments, history)
+        tool = next((t for t in tools if t.name == name), None)
+        takes_text = tool is not None and "content" in (tool.parameters or {}).get("properties", {})
+        wrote_nothing = takes_text and not str(arguments.get("content") or "").strip()
+        names_file = bool(named_files(" ".join(str(v) for v in arguments.values())))
+        records = self.coach is not None and self.coach.card.records and takes_text
+        if self.coach is not None and self.saving and names_file and (wrote_nothing or records):
+            arguments = {**arguments, "content": material(history)}
+        return arguments
+
+
+def _moves_on(text: str, next_stage: str | None) -> bool:
+    """Whether `text` asks to go on to the next stage ("let's move on", "next stage", "let's draft it", "outline
+    time"): a small model often answers such a turn instead of moving."""
+    if next_stage is None:
+        return False
+    stem = re.escape(next_stage.lower().rstrip("e")[:5])
+    return bool(
+        _MOVE_ON.search(text) or re.search(rf"\b(let'?s|time to|now)\b.*\b{stem}|\b{stem}\w* time\b", text, re.I)
+    )
+
+
+def _wrote(history: Sequence[Entry]) -> bool:
+    """Whether a call in this conversation changed a file."""
+    return any(e.role == "tool_result" and changed_files(e.text) for e in history)
+
+
+def _commands_file(text: str) -> bool:
+    """Whether `text` tells the assistant to put something into a named file."""
+    return bool(named_files(text)) and _SAVE.search(text) is not None

@@ -1,0 +1,217 @@
+"""The coach's side of the brain without the model: stage state, notes, reply shapes, repeats and file names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from local_realtime.brain import Entry
+from local_realtime.coach_reply import RETRY, asking, speaker, spoken_options
+from local_realtime.coaching import annotate, coach_replies, coach_turn, repeats_loading
+from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
+from local_realtime.prompt import ReplyReader
+from local_realtime.repeats import RepeatBan
+from local_realtime.stage import StageCard
+from mcp_server.server import build_server
+from tests.servers import make_config
+from voice_client.tools import summarize
+
+
+async def _results(tmp_path: Path, script: str, *moves: str) -> list[str]:
+    """The real server's load_script (then each move) results, as the voice client gives them to the model."""
+    async with Client(build_server(make_config(tmp_path))) as client:
+        outputs = [await client.call_tool("load_script", {"script_name": script})]
+        outputs += [await client.call_tool(move, {}) for move in moves]
+    return [summarize(result.structured_content) for result in outputs]
+
+
+def _loaded(output: str, user: str = "I need to write an email to my landlord.") -> list[Entry]:
+    return [
+        Entry("user", user),
+        Entry("assistant", "Loading the email workshop."),
+        Entry("tool_call", json.dumps({"script_name": "email_workshop"}), "load_script", "call_1"),
+        Entry("system", "You are a calm communications coach. (the stage's full instructions)"),
+        Entry("tool_result", output, "load_script", "call_1"),
+    ]
+
+
+@pytest.fixture
+async def email(tmp_path: Path) -> list[str]:
+    return await _results(tmp_path, "email_workshop", "next_stage")
+
+
+def test_a_script_result_is_a_stage_card_and_other_outputs_are_not(email: list[str]) -> None:
+    card = StageCard.parse(email[0])
+    assert card is not None
+    assert (card.script, card.name, card.number, card.count, card.next_stage) == (
+        "email_workshop",
+        "context",
+        1,
+        2,
+        "drafting",
+    )
+    assert card.opening.endswith("What's the situation?") and len(card.questions) == 4
+    assert card.move_on == "Shall we move on to the drafting stage?"
+    assert StageCard.parse('{"error": "no script"}') is None and StageCard.parse("From notes: ...") is None
+
+
+def test_the_opening_is_the_script_s_own_words_or_its_next_question(email: list[str]) -> None:
+    turn = coach_turn(_loaded(email[0]))
+    assert turn is not None and turn.opening and coach_replies(_loaded(email[0]))
+    options = asking(turn)
+    assert options[0] == turn.card.opening
+    # their words answered the opening's question: its first sentence, then the stage's first question
+    assert options[1] == "Tell me about the email you need to write. Who is it to, and what is your relationship?"
+    assert spoken_options(turn) == [
+        {"type": "object", "properties": {"ask": {"enum": options}}, "required": ["ask"], "additionalProperties": False}
+    ]
+
+
+def test_asked_questions_are_remembered_with_their_answers_and_never_offered_again(email: list[str]) -> None:
+    history = _loaded(email[0])
+    card = StageCard.parse(email[0])
+    assert card is not None
+    history += [
+        Entry("assistant", card.opening),
+        Entry("user", "The heating has been broken for a week."),
+        Entry("assistant", "You have had a cold week. Who is it to, and what is your relationship?"),
+        Entry("user", "It's to Mr. Patel, my landlord."),
+    ]
+    turn = coach_turn(history)
+    assert turn is not None and not turn.opening
+    assert turn.asked[-1] == ("Who is it to, and what is your relationship?", "It's to Mr. Patel, my landlord.")
+    assert asking(turn) == ["What do you want them to do after reading it?", "Is there a deadline?"]
+    heard, said = (option["properties"] for option in spoken_options(turn))
+    assert heard["ask"] == said["ask"] == {"enum": asking(turn)}
+    assert "?" in heard["heard"]["pattern"]  # no question of its own before the script's
+    assert "?" in said["say"]["pattern"] and said["say"]["pattern"].startswith("^(You|")
+
+
+def test_the_prompt_shows_notes_not_the_stage_instructions(email: list[str]) -> None:
+    card = StageCard.parse(email[0])
+    assert card is not None
+    history = [*_loaded(email[0]), Entry("assistant", card.opening), Entry("user", "The heating is broken.")]
+    shown = annotate(history)
+    roles = [e.role for e in shown]
+    assert "system" not in roles  # the instructions the script's result brought are left to the client
+    result = next(e for e in shown if e.role == "tool_result")
+    assert result.text == "Loaded Email Writing Workshop; starting with context."
+    assert roles[roles.index("tool_result") + 1] == "note"  # the opening's note
+    assert roles[-2:] == ["note", "user"]  # a note before each of their turns, where the cache keeps it
+    assert "Next question: Who is it to" in shown[-2].text
+    reply = next(e for e in shown if e.role == "assistant" and e.name == "json")
+    assert json.loads(reply.text) == {"ask": card.opening}  # its own turns in the shape it answers in
+    plain = [Entry("user", "What's the capital of France?")]
+    assert annotate(plain) == plain and coach_turn(plain) is None
+
+
+def test_loading_the_running_script_again_is_recognised(email: list[str]) -> None:
+    turn = coach_turn(_loaded(email[0]))
+    assert repeats_loading(turn, "load_script", {"script_name": "email_workshop"})
+    assert not repeats_loading(turn, "load_script", {"script_name": "improv_game"})
+    assert not repeats_loading(turn, "file_operation", {"operation": "list"})
+    assert not repeats_loading(None, "load_script", {"script_name": "email_workshop"})
+
+
+async def test_a_practice_stage_offers_feedback_with_a_quote_checked_against_the_answer(tmp_path: Path) -> None:
+    _, practice = await _results(tmp_path, "interview_prep", "next_stage")
+    card = StageCard.parse(practice)
+    assert card is not None
+    answer = "I found duplicate rows in our sales spreadsheet and wrote a script to clean them."
+    history = [
+        Entry("user", "Let's practice."),
+        Entry("tool_call", "{}", "next_stage", "c1"),
+        Entry("tool_result", practice, "next_stage", "c1"),
+        Entry("assistant", card.opening),
+        Entry("user", answer),
+    ]
+    turn = coach_turn(history)
+    assert turn is not None and turn.wants_feedback and turn.pending == card.opening
+    # an answer to the coach's question gets feedback; "ask me another" the next question; "how was that?" feedback
+    assert [sorted(s["properties"]) for s in spoken_options(turn, answer)] == [["improve", "quote", "strength"]]
+    assert spoken_options(turn, "Ask me another one.") == [
+        {"type": "object", "properties": {"ask": {"enum": [card.questions[0]]}}, "required": ["ask"],
+         "additionalProperties": False}
+    ]  # fmt: skip
+    assert [sorted(s["properties"]) for s in spoken_options(turn, "How was that?")] == [
+        ["improve", "quote", "strength"]
+    ]
+    speak = speaker(turn, answer)
+    good = {"quote": "wrote a script", "strength": "you fixed it yourself", "improve": "say how much time it saved"}
+    assert speak(good, good) == (
+        'You said "wrote a script". You fixed it yourself. Say how much time it saved. ' + RETRY[0]
+    )
+    made_up = good | {"quote": "led a team of ten"}
+    assert not speak(made_up, made_up).startswith("You said")
+
+
+def test_what_they_said_is_given_back_before_the_next_question() -> None:
+    card = StageCard("s", "S", 1, 1, "a", "goal", "Ready?", ("Who is it to?", "When?"))
+    history = [Entry("tool_call", "{}", "go", "c"), Entry("tool_result", _card_json(card), "go", "c")]
+    history += [Entry("assistant", "Ready?"), Entry("user", "It's for Mr. Patel, my landlord.")]
+    turn = coach_turn(history)
+    assert turn is not None
+    reply = {"heard": "Mr Patel, your landlord", "ask": "Who is it to?"}
+    spoken = speaker(turn, history[-1].text)(reply, reply)
+    assert spoken == "Mr Patel, your landlord: noted. Who is it to?"  # the words vary from turn to turn
+    # the model then sees its own turn in the shape it answered in
+    shown = annotate([*history, Entry("assistant", spoken), Entry("user", "Friday.")])
+    assert json.loads(next(e.text for e in shown if e.text.startswith('{"heard"'))) == reply
+
+
+def test_a_coach_reply_streams_its_sentence_then_its_question() -> None:
+    turn = coach_turn([])
+    assert turn is None
+    card = StageCard("s", "S", 1, 1, "a", "goal", "Ready?", ("Who is it to?",))
+    history = [Entry("tool_call", "{}", "go", "c"), Entry("tool_result", _card_json(card), "go", "c")]
+    history += [Entry("assistant", "Ready?"), Entry("user", "It is for my landlord.")]
+    current = coach_turn(history)
+    assert current is not None
+    reader = ReplyReader(speaker(current, "It is for my landlord."))
+    pieces = [reader.feed(t) for t in ['{"say": "You', " are writing", ' to him.", "ask": "Who is it to?"', "}"]]
+    assert "".join(pieces) == "You are writing to him. Who is it to?" and reader.said_all
+    assert pieces[:2] == ["You", " are writing"]  # the sentence is spoken while it is written
+
+
+def _card_json(card: StageCard) -> str:
+    stage: dict[str, Any] = {
+        "name": card.name,
+        "goal": card.goal,
+        "opening": card.opening,
+        "questions": list(card.questions),
+    }
+    return json.dumps({"script_name": card.script, "title": card.title, "stage_number": 1, "stages": [card.name],
+                       "message": "Loaded.", "stage": stage})  # fmt: skip
+
+
+def test_the_reply_grammars_compile() -> None:
+    card = StageCard("s", "S", 1, 2, "a", "goal", "Hi. Ready?", ("Who?", "When?"), feedback_areas=("clarity",))
+    opened = [Entry("tool_result", _card_json(card), "go")]
+    for history in (opened, [*opened, Entry("assistant", "Hi. Ready?"), Entry("user", "Yes.")]):
+        turn = coach_turn(history)
+        assert turn is not None
+        assert "root" in to_gbnf(json.dumps(reply_schema([], "auto", spoken_options(turn))))
+
+
+def test_repeats_are_refused_as_words_not_tokens() -> None:
+    ban = RepeatBan(["A lighthouse keeper finds a talking seagull."], ["the user"])
+    assert ban.rejects("The lighthouse keeper finds a", " talking")  # five words in a row
+    assert ban.rejects("keeper finds a talking se", "agull")  # however the last word is spelt
+    assert not ban.rejects("You met a talking", " seagull")  # a few shared words are fine
+    assert ban.rejects("Tell the", " user") and not ban.rejects("Tell the", " story")
+
+
+def test_the_file_the_user_names_is_the_file_written() -> None:
+    said = [Entry("user", "How was that? Save your feedback to interview-notes.md.")]
+    assert named_files("save it as lighthouse dot md") == ["lighthouse.md"]
+    assert ground_files({"operation": "write", "filename": "interview_notes.md"}, said)["filename"] == (
+        "interview-notes.md"
+    )
+    copy = [Entry("user", "Copy report.md to old-report.md.")]
+    arguments = {"operation": "save_as", "filename": "report.md", "new_filename": "old.md"}
+    assert ground_files(arguments, copy) == arguments  # two names said: the model's choice stands
+    assert ground_files({"operation": "list"}, said) == {"operation": "list"}
