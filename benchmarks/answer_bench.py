@@ -106,12 +106,22 @@ def invented(answer: str, evidence: str, question: str) -> list[str]:
 
 
 def judge(row: dict[str, Any], question: dict[str, Any]) -> dict[str, Any]:
-    """Grounded / invented / no-tool verdicts for one answered question."""
+    """Grounded / invented / no-tool verdicts for one answered question.
+
+    A general-knowledge question is right when the answer has the fact (from the model's memory, searched or
+    not); small talk when it is answered without a tool and without "found nothing".
+    """
     answer = " ".join(row["replies"])
     evidence = " ".join(row["tool_outputs"])
     facts = question["fact"]
+    kind = question.get("kind", "document")
     made_up = invented(answer, evidence, question["question"] + " " + " ".join(row.get("heard", [])))
-    if facts is None:
+    if kind == "small_talk":
+        grounded = bool(answer.strip()) and not row["tools"] and not NOT_FOUND.search(answer)
+        made_up = []  # a joke or a goldfish's name is not a fact about the user's documents
+    elif kind == "general":
+        grounded, made_up = any(contains(answer, f) for f in facts), []
+    elif facts is None:
         grounded = bool(NOT_FOUND.search(answer)) and not made_up
     else:
         grounded = any(contains(answer, f) for f in facts)
@@ -119,7 +129,8 @@ def judge(row: dict[str, Any], question: dict[str, Any]) -> dict[str, Any]:
         "grounded": grounded,
         "invented": made_up,
         "no_tool": not row["tools"],
-        "fact_in_evidence": facts is None or any(contains(evidence, f) for f in facts),
+        "fact_in_evidence": facts is None or kind == "general" or any(contains(evidence, f) for f in facts),
+        "kind": kind,
     }
 
 
@@ -222,7 +233,7 @@ def retrieval(questions: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
     library.index()
     rows = []
     for question in questions:
-        if question["fact"] is None:
+        if question["fact"] is None or question.get("kind") in ("general", "small_talk"):
             continue
         started = time.perf_counter()
         hits = library.search(question["question"], top_k=5)
@@ -241,6 +252,27 @@ def retrieval(questions: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
 
 
 def summarize(rows: list[dict[str, Any]], questions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document questions' rates (comparable with earlier runs), then each other kind's apart."""
+    kinds = [q.get("kind", "document") for q in questions]
+    summary = _summarize_documents(
+        [r for r, k in zip(rows, kinds, strict=True) if k == "document"],
+        [q for q, k in zip(questions, kinds, strict=True) if k == "document"],
+    )
+    for kind in ("general", "small_talk", "loose"):
+        chosen = [r for r, k in zip(rows, kinds, strict=True) if k == kind]
+        if chosen:
+            summary[f"{kind}_questions"] = len(chosen)
+            summary[f"{kind}_right_rate"] = round(sum(r["grounded"] for r in chosen) / len(chosen), 3)
+            summary[f"{kind}_found_nothing_rate"] = round(
+                sum(bool(NOT_FOUND.search(" ".join(r["replies"]))) for r in chosen) / len(chosen), 3
+            )
+            summary[f"{kind}_searched_rate"] = round(
+                sum(any(t["name"] == "search_library" for t in r["tools"]) for r in chosen) / len(chosen), 3
+            )
+    return summary
+
+
+def _summarize_documents(rows: list[dict[str, Any]], questions: list[dict[str, Any]]) -> dict[str, Any]:
     about_material = [r for r, q in zip(rows, questions, strict=True) if q["fact"] is not None]
     first = [r["first_audio_s"] for r in rows if r["first_audio_s"] is not None]
     answer = [r["answer_audio_s"] for r in rows if r["answer_audio_s"] is not None]

@@ -21,8 +21,10 @@ SAY_CHARS = 70
 REFLECTION_START = "(You|Your|So you|So your|Let's|I'll)"
 """How the sentence before a question starts: spoken to the user about what they said (left free, a small model
 asks its own questions there, answers the next one itself or talks as the user)."""
-FREE_SENTENCES = 3
-SENTENCE_CHARS = 140
+HEARD_CHARS = 28
+"""Longest point given back (about five words: a longer one reads the answer back)."""
+FREE_SENTENCES = 2
+SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
 FEEDBACK_CHARS = 150
 """Longest strength or improvement in feedback."""
@@ -57,12 +59,13 @@ def spoken_options(turn: CoachTurn, said: str = "", answer: str | None = None) -
     if to_ask and QUESTION_ASKED.search(said):
         return [_object({"ask": {"enum": to_ask[:1]}})]
     if to_ask:  # the sentence asks nothing itself: the question is one of the script's, word for word
-        heard = {"type": "string", "pattern": '^[^?.!"\\\\]{2,40}$'}
+        heard = {"type": "string", "pattern": f'^[^?.!"\\\\]{{2,{HEARD_CHARS}}}$'}
         plain = {"type": "string", "pattern": f'^{REFLECTION_START}[^?.!"\\\\]{{0,{SAY_CHARS}}}[.!]$'}
         asked = {"enum": to_ask}
         options = [_object({"heard": heard, "ask": asked}), _object({"say": plain, "ask": asked})]
-    else:  # a few short sentences: spoken, not read
-        sentences = f'^([^.!?"\\\\]{{1,{SENTENCE_CHARS}}}[.!?] ?){{1,{FREE_SENTENCES}}}$'
+    else:  # a few short sentences: spoken, not read; begun as the stage's turns begin ("Yes, and")
+        start = re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", turn.card.turn_start or "")  # a literal (spaces kept)
+        sentences = f'^{start}([^.!?"\\\\]{{1,{SENTENCE_CHARS}}}[.!?] ?){{1,{FREE_SENTENCES}}}$'
         options = [_object({"say": {"type": "string", "pattern": sentences}})]
     return options
 

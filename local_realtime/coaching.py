@@ -53,14 +53,7 @@ def annotate(history: Sequence[Entry]) -> list[Entry]:
         if turn is not None and turn is not before and turn.opening:
             began_at = len(out)
             out.append(Entry("note", note(turn, first=True)))
-        elif turn is not None and entry.role == "tool_result" and changed_files(entry.text):
-            out.append(Entry("note", WRITTEN))  # its few words before the call said what is being written
     return out
-
-
-WRITTEN = "It is written. Say in a few words that it is done, then ask one short question about what they want next."
-"""The note after a file was written in a stage: the call's few words already named it ("Saving the list to
-rainy-day.md."), so the answer says it is done and moves the session on instead of saying the same again."""
 
 
 def changed_files(output: str) -> list[str]:
@@ -137,6 +130,14 @@ def material(history: Sequence[Entry]) -> str:
         elif entry.role == "assistant" and entry.text.strip() and not (following and following.role == "tool_call"):
             lines.append(f"**Coach:** {entry.text.strip()}")
     return "\n\n".join(lines)
+
+
+def told(history: Sequence[Entry]) -> list[str]:
+    """What the user said since the running script began, in order."""
+    start = next(
+        (i for i in range(len(history) - 1, -1, -1) if history[i].role == "tool_result" and _begins(history, i)), 0
+    )
+    return [e.text for e in history[start:] if e.role == "user"]
 
 
 def _begins(history: Sequence[Entry], index: int) -> bool:

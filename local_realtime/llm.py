@@ -148,8 +148,8 @@ class LlamaBrain:
 
         The prompt stays the same (its cache too); only the grammar loses that tool, at most twice.
         """
-        tokens = self._fit(instructions, history, tools)
         shape = ReplyShape.of(history)
+        tokens = self._fit(instructions, history + ([Entry("note", shape.tail)] if shape.tail else []), tools)
         if shape.must_call and allow == "auto":
             allow = "tools"
         excluded: set[str] = set()

@@ -41,7 +41,7 @@ class RepeatBan:
         self._next: dict[tuple[str, ...], set[str]] = {}
         self._add(references, size)
         for phrase in phrases:
-            words = _WORD.findall(_plain(phrase))
+            words = _WORD.findall(_FILE.sub(" ", _plain(phrase)))  # as the text is read: file names left out
             if words:
                 self._next.setdefault(tuple(words[:-1]), set()).add(words[-1])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic_core import from_json
@@ -20,7 +20,7 @@ from pydantic_core import from_json
 from local_realtime.brain import Entry, ToolSpec
 from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
-from local_realtime.coaching import changed_files, coach_replies, coach_turn, material, repeats_loading
+from local_realtime.coaching import changed_files, coach_replies, coach_turn, material, repeats_loading, told
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
 from local_realtime.prompt import Speak, say_only
 from local_realtime.repeats import RepeatBan
@@ -32,11 +32,20 @@ SPOKEN_FIELDS = ("say", "heard", "strength", "improve")
 """Reply fields that are free spoken text (a quote of the user's answer is not)."""
 ECHO_WORDS = 5
 """A coach's sentence may not copy this many words in a row of the user's last turn or of its own earlier turns."""
+HEARD_ECHO_WORDS = 5
+"""Their point given back in a few words copies fewer than five of theirs in a row (fewer forced odd words in)."""
 FREE_ECHO_WORDS = 3
 """In a free turn (a story line, ideas) the user's last words are not copied even three in a row: a small model
 otherwise says the user's line back as its own."""
-HEARD_ECHO_WORDS = 5
-"""What the user said, given back in a few words, copies no more of theirs in a row than this."""
+WRITTEN = (
+    "Done, it's in the file. What would you like to do next?",
+    "Saved. Anything you'd like to change?",
+    "That's in the file now. Shall we go on?",
+    "Done. What's next?",
+)
+"""Said once a file was written in a stage, in turn: the call's few words already named it ("Saving the list to
+rainy-day.md."), so the answer says it is done and moves the session on (a model's own answer said the same
+again)."""
 _LOOPING = RepeatBan(itself=8)
 """A call's text (a file's content) may not say the same eight words twice: a small model can loop until its
 token limit ("Bread, Rolls, Buns, Loaf, Bread, Rolls, ...")."""
@@ -54,8 +63,23 @@ _EDIT = re.compile(
     re.IGNORECASE,
 )
 """A request to change what was written ("make the closing line more polite"), once a file was written."""
-_OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*"([^"\\]*)$')
+_OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*"((?:[^"\\]|\\.)*)$')
 """A reply's JSON text that ends inside a string value: the value's key, and the value so far."""
+NOT_FOUND = "documents say nothing about"
+"""The words of a search that found nothing on the question (`mcp_server/library/evidence.py`)."""
+_PERSONAL = re.compile(r"\b(i|me|my|mine|we|us|our|ours)\b|\bthe (team|family|kids|office)\b", re.IGNORECASE)
+"""A question about the user's own life ("what did the team decide ..."): nobody but their documents knows."""
+NOTHING_FOUND = {
+    "type": "object",
+    "properties": {
+        "say": {"type": "string", "pattern": r'^I found nothing about [^.!?"\\]{2,60} in your (notes|documents)[.]$'}
+    },
+    "required": ["say"],
+    "additionalProperties": False,
+}
+"""The answer to a question about the user's own life that their documents do not hold: a model that knows
+the world may answer "Who wrote Moby-Dick?" from memory after an empty search, but anything it said about
+"the office party" would be invented."""
 _FOREIGN = re.compile(r"[^\x00-\u024f\u2018-\u201f\u2013\u2014\u2026]")
 """Characters outside Latin script and its quotes and dashes: refused in speech (a small multilingual model,
 kept off one word, may reach for another script's)."""
@@ -80,6 +104,10 @@ class ReplyShape:
     _ban: RepeatBan
     _phrases: RepeatBan
     _heard: RepeatBan
+    tail: str | None = None
+    """A note to read after the user's words, for this reply only (what a file's text is made of)."""
+    numbers: frozenset[str] = frozenset()
+    """The numbers said so far (by the user, the coach, the tools): the only ones a coach may say."""
 
     @classmethod
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
@@ -92,6 +120,8 @@ class ReplyShape:
         moving = answering and coach is not None and _moves_on(last_user, coach.card.next_stage)
         editing = answering and coach is not None and _EDIT.match(last_user) is not None and _wrote(history)
         must_call = saving or moving or editing
+        if history and history[-1].role == "tool_result" and _knows_nothing(history[-1].text, last_user):
+            return cls([NOTHING_FOUND], say_only, False, False, False, None, phrases, phrases, phrases)
         if coach is None:
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
         replies = [e.text for e in history if e.role == "assistant"]
@@ -102,13 +132,27 @@ class ReplyShape:
         speak = speaker(coach, answer)
         if feedback and not answering:  # a save of the feedback came first; the feedback is said now
             return cls(feedback_options(answer), speak, False, False, False, coach, earlier, phrases, earlier)
+        if history and history[-1].role == "tool_result" and changed_files(history[-1].text):  # a file written in a
+            done = WRITTEN[sum(bool(changed_files(e.text)) for e in history if e.role == "tool_result") % len(WRITTEN)]
+            return cls([_said(done)], say_only, False, False, False, None, phrases, phrases, phrases)  # stage
         if not coach_replies(history):  # telling a tool's outcome in a stage: only its own earlier words are refused
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, earlier, phrases, earlier)
         free = not coach.to_ask and not coach.card.questions
         ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
         heard = earlier.including([last_user], HEARD_ECHO_WORDS)
         options = coach_options(coach, last_user, answer)
-        return cls(options, speak, must_call, saving, editing, coach, ban, phrases, heard)
+        preambles = [
+            e.text for i, e in enumerate(history[:-1]) if e.role == "assistant" and history[i + 1].role == "tool_call"
+        ]
+        spoken_before = RepeatBan([], [*AVOIDED_PHRASES, *(p for p in preambles if len(p.split()) > 1)])
+        numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
+        shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
+        if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
+            said = [_clip(text, 100) for text in told(history)[:-1]]
+            if said:
+                tail = f"Write it from what was said in this script, in their words, adding nothing: {' | '.join(said)}"
+                shape = replace(shape, tail=tail)
+        return shape
 
     def rejects(self, reply: str, piece: str) -> bool:
         """Whether the reply's JSON so far (`reply`) may not go on with `piece`: its spoken text as `repeats.py` says;
@@ -118,7 +162,7 @@ class ReplyShape:
             return False
         if field[1] not in SPOKEN_FIELDS:
             return _LOOPING.rejects(field[2], piece)
-        if _FOREIGN.search(piece):
+        if _FOREIGN.search(piece) or self._invents_number(field[2], piece):
             return True
         # a call's few words name what it works on (a file, a script): only "the user" is refused there
         ban = self._phrases if reply.startswith('{"tool"') else self._heard if field[1] == "heard" else self._ban
@@ -128,6 +172,13 @@ class ReplyShape:
                 said = [str(v) for k, v in value.items() if k in SPOKEN_FIELDS and k != field[1]]
                 return ban.rejects(" ".join([*said, field[2]]), piece)
         return ban.rejects(field[2], piece)
+
+    def _invents_number(self, before: str, piece: str) -> bool:
+        """Whether `piece` makes the coach say a number nobody said ("next Tuesday" given back as "2nd")."""
+        if self.coach is None or not any(c.isdigit() for c in piece):
+            return False
+        number = re.search(r"\d+$", before + piece.rstrip())
+        return number is not None and not any(known.startswith(number[0]) for known in self.numbers)
 
     def may_refuse(self, tool: str) -> bool:
         """Whether a call of `tool` may be refused by `settle` (a reload of the running script)."""
@@ -166,6 +217,27 @@ def _moves_on(text: str, next_stage: str | None) -> bool:
     return bool(
         _MOVE_ON.search(text) or re.search(rf"\b(let'?s|time to|now)\b.*\b{stem}|\b{stem}\w* time\b", text, re.I)
     )
+
+
+def _knows_nothing(result: str, question: str) -> bool:
+    """Whether `result` (a tool's output) found nothing on `question`, a question only the user's documents
+    could answer."""
+    return NOT_FOUND in result and _PERSONAL.search(question) is not None
+
+
+def _said(text: str) -> dict[str, Any]:
+    """A spoken answer that is `text`, word for word."""
+    return {
+        "type": "object",
+        "properties": {"say": {"enum": [text]}},
+        "required": ["say"],
+        "additionalProperties": False,
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: text.rfind(" ", 0, limit)] + " ..."
 
 
 def _wrote(history: Sequence[Entry]) -> bool:

@@ -38,6 +38,8 @@ class StageCard:
     feedback_areas: tuple[str, ...] = ()
     next_stage: str | None = None
     deliverable_file: str | None = None
+    turn_start: str | None = None
+    """How each of the coach's own turns in this stage begins ("Yes, and"), when the script says."""
 
     @classmethod
     def parse(cls, output: str) -> StageCard | None:
@@ -62,10 +64,9 @@ class StageCard:
                 rules=_texts(stage.get("rules")),
                 actions=_texts(stage.get("actions")) + _texts(stage.get("techniques")),
                 feedback_areas=_texts(stage.get("feedback_areas")),
-                next_stage=stage.get("next_stage") if isinstance(stage.get("next_stage"), str) else None,
-                deliverable_file=stage.get("deliverable_file")
-                if isinstance(stage.get("deliverable_file"), str)
-                else None,
+                next_stage=_text(stage.get("next_stage")),
+                deliverable_file=_text(stage.get("deliverable_file")),
+                turn_start=_text(stage.get("turn_start")),
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -36,6 +36,7 @@ class StageGuide(BaseModel):
     feedback_areas: list[str] = Field(description="What feedback on the user's answers covers; empty: no feedback")
     next_stage: str | None = Field(description="The stage next_stage moves to; null in the last stage")
     deliverable_file: str | None = Field(description="Where the script's result is saved unless the user names a file")
+    turn_start: str | None = Field(default=None, description="How each of the coach's turns begins, e.g. 'Yes, and'")
 
 
 class ScriptResult(BaseModel):
@@ -147,6 +148,7 @@ def _script_result(script: Script, index: int, message: str) -> ScriptResult:
         feedback_areas=stage.feedback_areas,
         next_stage=script.stages[index + 1].name if index + 1 < len(script.stages) else None,
         deliverable_file=script.deliverable_file,
+        turn_start=stage.turn_start,
     )
     return ScriptResult(
         success=True,

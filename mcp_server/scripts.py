@@ -50,6 +50,9 @@ class Stage(BaseModel):
     techniques: list[str] = []
     actions: list[str] = []
     feedback_areas: list[str] = []
+    turn_start: str | None = Field(
+        default=None, max_length=40, description="How each of the coach's turns in this stage begins, e.g. 'Yes, and'"
+    )
 
 
 class Script(BaseModel):
@@ -95,6 +98,8 @@ class Script(BaseModel):
             f"Open with: {stage.prompt}",
             f"This stage is done when: {stage.goal}",
         ]
+        if stage.turn_start:
+            parts.append(f"Begin each of your turns with: {stage.turn_start}")
         for label, items in (
             ("Ask", stage.questions),
             ("Rules", stage.rules),

@@ -171,3 +171,20 @@ def test_a_number_in_a_tools_prose_or_a_date_is_not_an_id_but_one_the_user_said_
     error = Entry("tool_result", '{"error": "No document \'1\'. Available ids: bread-recipe.md, garden-plan.md."}')
     assert ground_ids("read_passage", {"document_id": "garden-plan.md"}, [READ], [error]) is not None
     assert ground_ids("read_passage", {"document_id": "1"}, [READ], [error]) is None
+
+
+def test_an_empty_search_on_the_user_s_own_life_can_only_be_answered_as_nothing_found() -> None:
+    from llama_cpp import LlamaGrammar
+
+    from local_realtime.grammar import SAY_SCHEMA
+    from local_realtime.reply_shape import NOTHING_FOUND, ReplyShape
+
+    nothing = "The user's documents say nothing about 'What did the team decide about the office party?'."
+
+    def after(question: str, result: str) -> ReplyShape:
+        return ReplyShape.of([Entry("user", question), Entry("tool_result", result, "call_1")])
+
+    assert after("What did the team decide about the office party?", nothing).spoken == [NOTHING_FOUND]
+    assert after("Who wrote Moby-Dick?", nothing.replace("What did", "Who")).spoken == [SAY_SCHEMA]  # world facts
+    assert after("When is my dentist appointment?", "Dentist: 9 December.").spoken == [SAY_SCHEMA]
+    LlamaGrammar.from_string(to_gbnf(json.dumps(reply_schema([], "say", [NOTHING_FOUND]))), verbose=False)
