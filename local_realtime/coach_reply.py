@@ -85,6 +85,34 @@ def asking(turn: CoachTurn) -> list[str]:
     return [card.move_on] if card.questions and card.move_on in turn.to_ask else []
 
 
+_PLAIN_WORDS = frozenset(
+    {"anything", "their", "there", "where", "which", "would", "yours", "about", "after", "again", "think", "people"}
+)
+"""Words of five letters or more a question and an answer share without the answer being about the question."""
+_WHEN = re.compile(r"\b(when|deadline|date|how soon|by when|what day)\b", re.IGNORECASE)
+_TIME = re.compile(
+    r"\b(by|before|until|on|next|this)\s+(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(today|tonight|tomorrow"
+    r"|next week|end of the (week|month)|asap)\b|\b(by|before|until) (the )?\d|\b(january|february|march|april|may"
+    r"|june|july|august|september|october|november|december)\b",
+    re.IGNORECASE,
+)
+
+
+def answered(question: str, said: str, questions: Sequence[str] = ()) -> bool:
+    """Whether `said` (a user's turn) already answers `question`, one of the stage's `questions`: it names the
+    question's own topic, a word no other question of the stage has ("Anything sensitive ...?" after "nothing
+    sensitive"), or gives a time to a question about when ("Is there a deadline?" after "fixed by Friday"). A coach
+    never asks what it was just told."""
+    if _WHEN.search(question) and _TIME.search(said):
+        return True
+    others = {w for q in questions if q != question for w in _topic(q)}
+    return bool((_topic(question) - others) & {w.rstrip("s") for w in re.findall(r"[a-z']+", said.lower())})
+
+
+def _topic(text: str) -> set[str]:
+    return {w.rstrip("s") for w in re.findall(r"[a-z']+", text.lower()) if w not in _PLAIN_WORDS and len(w) > 4}
+
+
 FEEDBACK_ASKED = re.compile(
     r"\bhow (was|did|do|'?d) (that|it|i|my)\b|\bfeedback\b|\b(was|is) (that|it) (good|ok|okay|alright|any good)\b"
     r"|\bhow did i do\b|\bany good\b",

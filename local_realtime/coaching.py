@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from local_realtime.brain import Entry
-from local_realtime.coach_reply import ACKNOWLEDGED, RETRY, asking
+from local_realtime.coach_reply import ACKNOWLEDGED, RETRY, answered, asking
 from local_realtime.stage import CoachTurn, StageCard
 
 CHANGED_KEY = "changed"
@@ -116,20 +116,38 @@ def note(turn: CoachTurn, first: bool) -> str:
 
 def material(history: Sequence[Entry]) -> str:
     """What was said since the running script began, as markdown lines ("**You:** ...", "**Coach:** ..."): the
-    deliverable when a save brings no text of its own. A call's few words and the save request itself are left
-    out; nothing is added."""
+    deliverable when a save brings no text of its own. Commands (a turn answered by a call: "let's start the
+    scene", an earlier save), a call's few words and what the coach said of a file written are left out; nothing
+    is added."""
     start = next(
         (i for i in range(len(history) - 1, -1, -1) if history[i].role == "tool_result" and _begins(history, i)), 0
     )
     lines = []
-    last_user = max((i for i, e in enumerate(history) if e.role == "user"), default=-1)
     for index, entry in enumerate(history[start:], start):
-        following = history[index + 1] if index + 1 < len(history) else None
-        if entry.role == "user" and index != last_user:
+        if entry.role == "user" and not _commands(history, index):
             lines.append(f"**You:** {entry.text.strip()}")
-        elif entry.role == "assistant" and entry.text.strip() and not (following and following.role == "tool_call"):
+        elif entry.role == "assistant" and entry.text.strip() and not _aside(history, index):
             lines.append(f"**Coach:** {entry.text.strip()}")
     return "\n\n".join(lines)
+
+
+def _aside(history: Sequence[Entry], index: int) -> bool:
+    """Whether the coach's words at `index` are about a call, not the conversation: a call's few words ("Saving
+    it.") or what it said of a file written ("Saved. Anything you'd like to change?")."""
+    following = history[index + 1] if index + 1 < len(history) else None
+    before = history[index - 1] if index > 0 else None
+    wrote = before is not None and before.role == "tool_result" and bool(changed_files(before.text))
+    return wrote or (following is not None and following.role == "tool_call")
+
+
+def _commands(history: Sequence[Entry], index: int) -> bool:
+    """Whether the user's turn at `index` was answered by a call (or is the last turn: the save being made)."""
+    for entry in history[index + 1 :]:
+        if entry.role == "user":
+            return False
+        if entry.role == "tool_call":
+            return True
+    return True
 
 
 def told(history: Sequence[Entry]) -> list[str]:
@@ -185,7 +203,11 @@ def _advance(turn: CoachTurn | None, history: Sequence[Entry], index: int, entry
         )
     if entry.role == "user":
         told = turn.told + ((entry.text,) if turn.pending else ())
-        return replace(turn, opening=False, asked=tuple((q, a or entry.text) for q, a in turn.asked), told=told)
+        keep = (turn.card.move_on, turn.card.opening) if turn.opening else (turn.card.move_on,)
+        stage = (*turn.card.questions, turn.card.title)
+        to_ask = tuple(q for q in turn.to_ask if q in keep or not answered(q, entry.text, stage))  # told already
+        answers = tuple((q, a or entry.text) for q, a in turn.asked)
+        return replace(turn, opening=False, asked=answers, told=told, to_ask=to_ask)
     return turn
 
 

@@ -10,8 +10,8 @@ import pytest
 from mcp import Client
 
 from local_realtime.brain import Entry
-from local_realtime.coach_reply import RETRY, asking, speaker, spoken_options
-from local_realtime.coaching import annotate, coach_replies, coach_turn, repeats_loading
+from local_realtime.coach_reply import RETRY, answered, asking, speaker, spoken_options
+from local_realtime.coaching import annotate, coach_replies, coach_turn, material, repeats_loading
 from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader
 from local_realtime.repeats import RepeatBan
@@ -184,8 +184,8 @@ def _card_json(card: StageCard) -> str:
         "opening": card.opening,
         "questions": list(card.questions),
     }
-    return json.dumps({"script_name": card.script, "title": card.title, "stage_number": 1, "stages": [card.name],
-                       "message": "Loaded.", "stage": stage})  # fmt: skip
+    return json.dumps({"script_name": card.script, "title": card.title, "stage_number": card.number,
+                       "stages": [card.name], "message": "Loaded.", "stage": stage})  # fmt: skip
 
 
 def test_the_reply_grammars_compile() -> None:
@@ -215,3 +215,38 @@ def test_the_file_the_user_names_is_the_file_written() -> None:
     arguments = {"operation": "save_as", "filename": "report.md", "new_filename": "old.md"}
     assert ground_files(arguments, copy) == arguments  # two names said: the model's choice stands
     assert ground_files({"operation": "list"}, said) == {"operation": "list"}
+
+
+def test_a_record_holds_the_conversation_not_the_commands() -> None:
+    setup = StageCard("improv_game", "Improv", 1, 2, "setup", "goal", "Pick a place?", ())
+    play = StageCard("improv_game", "Improv", 2, 2, "play", "goal", "What happens first?", ())
+    history = [Entry("tool_result", _card_json(setup), "load_script", "c1"), Entry("assistant", "Pick a place?")]
+    history += [Entry("user", "A lighthouse."), Entry("assistant", "A lighthouse: noted.")]
+    history += [Entry("user", "Let's start the scene."), Entry("assistant", "Moving on.")]
+    history += [
+        Entry("tool_call", "{}", "next_stage", "c2"),
+        Entry("tool_result", _card_json(play), "next_stage", "c2"),
+    ]
+    history += [Entry("assistant", "What happens first?"), Entry("user", "Yes, and a storm comes.")]
+    saved = json.dumps({"success": True, "changed": ["a.md"]})
+    history += [Entry("user", "Save it to a.md."), Entry("tool_call", "{}", "file_operation", "c3")]
+    history += [Entry("tool_result", saved, "file_operation", "c3"), Entry("assistant", "Saved. Anything else?")]
+    history += [Entry("user", "Save it to b.md.")]
+    record = material(history)
+    assert "A lighthouse." in record and "Yes, and a storm comes." in record and "What happens first?" in record
+    assert "start the scene" not in record and "Save it" not in record and "Saved." not in record, record
+
+
+def test_a_question_the_user_already_answered_is_not_asked() -> None:
+    questions = ("Who is it to?", "Is there a deadline?", "Anything sensitive to handle with care?")
+    card = StageCard("email", "Email", 1, 2, "context", "goal", "What's the situation?", questions)
+    history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
+    history += [Entry("user", "It's to Mr. Patel, and I want the heating fixed by Friday. Nothing sensitive.")]
+    turn = coach_turn(history)
+    assert turn is not None and turn.to_ask == ("Who is it to?",), turn.to_ask
+    assert answered("Is there a deadline?", "an answer by Monday", questions)
+    assert not answered(
+        "Who exactly is the reader?",
+        "Readers who never ran",
+        ("Who exactly is the reader?", "What would make a reader stop?"),
+    )
