@@ -101,13 +101,13 @@ class Engine:
         """Stream `text` as PCM16 mono 24 kHz chunks; stops soon after `stop` is set."""
         return _stream(lambda: self.synthesizer.synthesize(text), self._tts_lock, stop, self.cpu)
 
-    async def transcribe(self, pcm: bytes) -> str:
-        """Transcribe PCM16 mono 24 kHz bytes in a worker thread."""
+    async def transcribe(self, pcm: bytes, prompt: str = "") -> str:
+        """Transcribe PCM16 mono 24 kHz bytes in a worker thread; `prompt`: words the user is likely to say."""
 
         def work() -> str:
             with self._stt_lock, self.cpu:
                 started = time.perf_counter()
-                text = self.transcriber.transcribe(pcm)
+                text = self.transcriber.transcribe(pcm, prompt)
                 took_s = time.perf_counter() - started
                 logger.debug("transcribed %d ms of audio in %.2f s", duration_ms(len(pcm)), took_s)
                 return text

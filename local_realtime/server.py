@@ -77,7 +77,12 @@ class Connection:
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._response: Response | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._transcriptions = Transcriptions(engine, self._emit, lambda: self._config.transcription is not None)
+        self._transcriptions = Transcriptions(
+            engine,
+            self._emit,
+            reported=lambda: self._config.transcription is not None,
+            prompt=lambda: self._config.transcription_prompt,
+        )
         self._speech_item_id: str | None = None
         self._speculation: Speculation | None = None
         self._idle_stop = threading.Event()  # set: no work on the next prompt is under way
@@ -271,7 +276,8 @@ class Connection:
         async def prepare(transcript: str, stop: threading.Event) -> None:
             await self._engine.prepare_reply(instructions, [*history, Entry("user", transcript)], tools, stop)
 
-        self._speculation = Speculation(self._engine, self._audio.peek_speech(speech.audio_ms), prepare)
+        pcm = self._audio.peek_speech(speech.audio_ms)
+        self._speculation = Speculation(self._engine, pcm, prepare, self._config.transcription_prompt)
 
     def _drop_speculation(self) -> None:
         """Cancel the work started at a pause, if any (its end is awaited with the other tasks)."""

@@ -91,7 +91,8 @@ class SessionConfig:
 
     Attributes:
         tools: function tools as sent by the client (`{type, name, description, parameters}`).
-        transcription: `{model, language?, prompt?}` when user transcripts are wanted, else None.
+        transcription: `{model, language?, prompt?}` when user transcripts are wanted, else None. Its
+            `prompt` (the words the user is likely to say) is Whisper's prompt, whatever the model named.
     """
 
     model: str
@@ -105,6 +106,11 @@ class SessionConfig:
     tool_choice: str | dict[str, Any] = "auto"
     max_output_tokens: int | Literal["inf"] = "inf"
     """Longest reply, in the usage's tokens (4 characters of text each); the reply then ends `incomplete`."""
+
+    @property
+    def transcription_prompt(self) -> str:
+        """The transcription's `prompt`, "" when there is none."""
+        return str((self.transcription or {}).get("prompt") or "")
 
     def updated(self, session: dict[str, Any]) -> SessionConfig:
         """Return this config with `session` (the body of `session.update`) merged in.
@@ -152,6 +158,8 @@ class SessionConfig:
             changes["transcription"] = (
                 None if value is None else _typed(value, dict, "session.audio.input.transcription")
             )
+            if value is not None and value.get("prompt") is not None:
+                _typed(value["prompt"], str, "session.audio.input.transcription.prompt")
         if "voice" in audio_out:
             changes["voice"] = _typed(audio_out["voice"], (str, dict), "session.audio.output.voice")
         if "speed" in audio_out:

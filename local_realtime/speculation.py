@@ -30,12 +30,13 @@ class Speculation:
         engine: transcribes the speech.
         pcm: the turn's speech up to the pause, PCM16 mono 24 kHz bytes.
         prepare: what to do with the transcript (see `Prepare`).
+        prompt: the session's transcription prompt (the turn's transcript would be made with it).
     """
 
-    def __init__(self, engine: Engine, pcm: bytes, prepare: Prepare) -> None:
+    def __init__(self, engine: Engine, pcm: bytes, prepare: Prepare, prompt: str = "") -> None:
         self._stop = threading.Event()
         self._started = time.perf_counter()
-        self.transcript: asyncio.Task[str] = asyncio.create_task(engine.transcribe(pcm))
+        self.transcript: asyncio.Task[str] = asyncio.create_task(engine.transcribe(pcm, prompt))
         self._work = asyncio.create_task(self._prepare(prepare))
 
     async def _prepare(self, prepare: Prepare) -> None:

@@ -23,12 +23,16 @@ class Transcriptions:
         engine: transcribes the audio (`Engine.transcribe`).
         emit: queues one server event.
         reported: whether the session asks for transcription events; asked as each transcription ends.
+        prompt: the session's transcription prompt now (words the user is likely to say; "" for none).
     """
 
-    def __init__(self, engine: Engine, emit: Emit, reported: Callable[[], bool]) -> None:
+    def __init__(
+        self, engine: Engine, emit: Emit, reported: Callable[[], bool], prompt: Callable[[], str] = lambda: ""
+    ) -> None:
         self._engine = engine
         self._emit = emit
         self._reported = reported
+        self._prompt = prompt
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self, item: dict[str, Any], content_index: int, pcm: bytes, known: asyncio.Task[str] | None) -> None:
@@ -57,7 +61,7 @@ class Transcriptions:
         self, item: dict[str, Any], content_index: int, pcm: bytes, known: asyncio.Task[str] | None
     ) -> None:
         try:
-            transcript = await (known if known is not None else self._engine.transcribe(pcm))
+            transcript = await (known if known is not None else self._engine.transcribe(pcm, self._prompt()))
         except Exception as exc:  # boundary: the speech model failed; the turn goes on without words
             logger.exception("transcription failed")
             item["content"][content_index]["transcript"] = ""

@@ -24,6 +24,10 @@ reads the same object; the instructions stay complete for it.
 
 The result models name these keys with the constants (`Field(alias=...)`), so renaming a Python field can
 never silently change the wire key the client reads.
+
+One resource steers the client too: `VOCABULARY_URI`, the words its user is likely to say (plain text, phrases
+joined by ", "), which the client makes its speech-to-text's prompt; the server publishes a resource update for
+it when the library or the client's script changes (`vocabulary.py`).
 """
 
 from __future__ import annotations
@@ -36,3 +40,5 @@ CHANGED_KEY: Final = "changed"
 """file_operation result key: list of workspace paths the call changed, for the client's file view."""
 STAGE_KEY: Final = "stage"
 """Script result key: the current stage as data (`script_tools.StageGuide`), for clients that shape coaching."""
+VOCABULARY_URI: Final = "assistant://vocabulary"
+"""Resource: the words the client's user is likely to say, for its speech-to-text prompt (`vocabulary.py`)."""

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 from mcp.server import MCPServer
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.subscriptions import ToolsListChanged
+from mcp.server.subscriptions import ResourceUpdated, ToolsListChanged
+from mcp.types import CallToolResult, ToolAnnotations
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_server.audit import AuditLog
@@ -35,6 +36,7 @@ from mcp_server.library.loader import LibraryLoader, open_now
 from mcp_server.library.sources import closest, workspace_name
 from mcp_server.script_tools import client_key, register_script_tools, script_errors, script_prompt
 from mcp_server.scripts import ScriptLibrary, ScriptSessions
+from mcp_server.vocabulary import VOCABULARY_URI, spoken_vocabulary
 from mcp_server.workspace import Frame, MissingFile, Workspace, WorkspaceError
 
 if TYPE_CHECKING:
@@ -60,20 +62,23 @@ LIBRARY_START_DELAY_S = 1.0
 
 
 class AssistantServer(MCPServer):
-    """`MCPServer` whose resources/list also names each workspace file and script, and whose tools/list
-    describes search_library with the library's current catalogue (all of these change at run time)."""
+    """`MCPServer` whose resources/list also names each workspace file and script, whose tools/list describes
+    search_library with the library's current catalogue, and whose vocabulary resource is each client's own
+    (all of these change at run time)."""
 
     def __init__(
         self,
         workspace: Workspace,
         scripts: ScriptLibrary,
         library: Library | LibraryLoader | None = None,
+        sessions: ScriptSessions | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.workspace = workspace
         self.scripts = scripts
         self.library = library
+        self.sessions = sessions
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def list_tools(self) -> list[MCPTool]:
@@ -95,8 +100,9 @@ class AssistantServer(MCPServer):
         ]
 
     def announce_tools_changed(self) -> None:
-        """Tell `subscriptions/listen` subscribers that tools/list changed; safe from any thread (the library's
-        indexing thread calls it). Before the first tools/list nobody can be listening, so it does nothing."""
+        """Tell `subscriptions/listen` subscribers that tools/list and the vocabulary changed; safe from any thread
+        (the library's indexing thread calls it). Before the first tools/list or vocabulary read nobody can be
+        listening for them, so it does nothing."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -104,15 +110,42 @@ class AssistantServer(MCPServer):
 
         def publish() -> None:
             loop.create_task(bus.publish(ToolsListChanged()))
+            loop.create_task(bus.publish(ResourceUpdated(VOCABULARY_URI)))  # the library's words changed too
 
         loop.call_soon_threadsafe(publish)
+
+    async def read_resource(self, uri: Any, context: Context | None = None) -> Any:
+        """`VOCABULARY_URI` for the client asking (its script's terms, then the library's); other resources as
+        registered."""
+        if str(uri) != VOCABULARY_URI or self.sessions is None or context is None:
+            return await super().read_resource(uri, context)
+        self._loop = asyncio.get_running_loop()
+        client, sessions, library = client_key(context), self.sessions, open_now(self.library)
+        text = await anyio.to_thread.run_sync(lambda: spoken_vocabulary(client, self.scripts, sessions, library))
+        return [ReadResourceContents(content=text, mime_type="text/plain")]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        """Call the tool; a result that reports the client's script (it loaded or moved on) changes the words
+        the client's user will say: subscribers to `VOCABULARY_URI` are told."""
+        result = await super().call_tool(name, arguments, context)
+        reported = isinstance(result, CallToolResult) and "script_name" in (result.structured_content or {})
+        if reported and not result.is_error:
+            await self._subscriptions.publish(ResourceUpdated(VOCABULARY_URI))
+        return result
 
     async def list_resources(self) -> list[MCPResource]:
         """Static resources, then `workspace://<file>` for every file and `script://<name>` per script."""
         files = await anyio.to_thread.run_sync(self.workspace.list_files)
         scripts, _ = await anyio.to_thread.run_sync(self.scripts.scan)
+        vocabulary = MCPResource(
+            uri=VOCABULARY_URI,
+            name="vocabulary",
+            description="Words the user is likely to say (titles, names, rare words), for a speech-to-text prompt",
+            mime_type="text/plain",
+        )
         return [
             *await super().list_resources(),
+            *([vocabulary] if self.sessions is not None else []),
             *(MCPResource(uri=f"workspace://{n}", name=n, mime_type="text/markdown", size=s) for n, s in files),
             *(
                 MCPResource(uri=f"script://{n}", name=n, title=s.title, mime_type="application/json")
@@ -141,6 +174,7 @@ def build_server(config: Config, library: Library | LibraryLoader | None = None)
         workspace,
         scripts,
         library,
+        sessions,
         name="realtime-mcp-assistant",
         version="0.1.0",
         instructions=INSTRUCTIONS,

@@ -247,8 +247,11 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
 # ----------------------------------------------------------------------------- client events
 
 
-def session_update(config: Config, instructions: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """The GA `session.update` for `config`: audio formats, VAD, transcription, voice, tools."""
+def session_update(
+    config: Config, instructions: str, tools: list[dict[str, Any]], vocabulary: str = ""
+) -> dict[str, Any]:
+    """The GA `session.update` for `config`: audio formats, VAD, transcription (with `vocabulary`, the words the
+    user is likely to say, as its prompt), voice, tools."""
     pcm = dict(REALTIME_PCM)
     turn: dict[str, Any] | None
     if config.text_only or config.turn_detection == "none":
@@ -269,19 +272,31 @@ def session_update(config: Config, instructions: str, tools: list[dict[str, Any]
             "create_response": True,
             "interrupt_response": config.interrupt_response,
         }
-    transcription = {"model": config.transcription_model} if config.transcription_model else None
     session = {
         "type": "realtime",
         "instructions": instructions,
         "output_modalities": ["text"] if config.text_only else ["audio"],
         "audio": {
-            "input": {"format": pcm, "turn_detection": turn, "transcription": transcription},
+            "input": {"format": pcm, "turn_detection": turn, "transcription": transcription(config, vocabulary)},
             "output": {"format": pcm, "voice": config.voice},
         },
         "tools": tools,
         "tool_choice": "auto",
     }
     return {"type": "session.update", "session": session}
+
+
+def transcription(config: Config, vocabulary: str) -> dict[str, Any] | None:
+    """`audio.input.transcription`: `config`'s model, with `vocabulary` as its prompt; None when it is off."""
+    if not config.transcription_model:
+        return None
+    return {"model": config.transcription_model} | ({"prompt": vocabulary} if vocabulary else {})
+
+
+def transcription_update(config: Config, vocabulary: str) -> dict[str, Any]:
+    """A `session.update` that changes only the transcription (its prompt: the words the user is likely to say)."""
+    audio = {"input": {"transcription": transcription(config, vocabulary)}}
+    return {"type": "session.update", "session": {"type": "realtime", "audio": audio}}
 
 
 def instructions_update(instructions: str) -> dict[str, Any]:

@@ -197,6 +197,8 @@ class RealtimeSession(SessionCallbacks):
                 self._group = group
                 if self._tools is not None:
                     group.create_task(self._follow_tool_changes())
+                    if self._config.transcription_model:
+                        group.create_task(self._follow_vocabulary())
                 await self._connect_forever()  # ends only by cancellation (close) or an error
         except* RealtimeError as errors:
             self._error = errors.exceptions[0]
@@ -248,8 +250,8 @@ class RealtimeSession(SessionCallbacks):
             self._on_drop()
 
     async def _configure(self, ws: ClientConnection) -> None:
-        tools = self._tools.definitions if self._tools else []
-        await realtime.send(ws, realtime.session_update(self._config, self.instructions, tools))
+        tools, vocabulary = (self._tools.definitions, self._tools.vocabulary) if self._tools else ([], "")
+        await realtime.send(ws, realtime.session_update(self._config, self.instructions, tools, vocabulary))
         if self._generation == 1:
             return
         for event in self._history.replay(self._generation):
@@ -271,6 +273,13 @@ class RealtimeSession(SessionCallbacks):
         async for definitions in self._tools.changes():
             logger.info("MCP tool list changed (%d tools); updating the session", len(definitions))
             await self._send(realtime.tools_update(definitions))
+
+    async def _follow_vocabulary(self) -> None:
+        """The server's vocabulary changed (the library, the script): the transcription's prompt follows it."""
+        assert self._tools is not None
+        async for vocabulary in self._tools.vocabulary_changes():
+            logger.info("MCP vocabulary changed (%d characters); updating the transcription", len(vocabulary))
+            await self._send(realtime.transcription_update(self._config, vocabulary))
 
     # ------------------------------------------------------------------ server events
 

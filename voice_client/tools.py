@@ -1,7 +1,8 @@
 """The MCP bridge: the server's tools as Realtime function tools, and forwarding one call.
 
 One task owns the MCP `Client` (anyio scopes must be entered and left in the same task); it
-reconnects when the server restarts or the session is terminated, and watches `tools/list_changed`.
+reconnects when the server restarts or the session is terminated, and watches `tools/list_changed` and the
+server's vocabulary (`VOCABULARY_URI`, the words its user is likely to say: the transcription prompt).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
+from mcp.shared.subscriptions import ResourceUpdated
 from websockets.client import backoff
 
 from voice_client.config import Config
@@ -39,6 +41,10 @@ CHANGED_KEY = "changed"
 """Contract: the workspace paths a successful call created, changed or removed, for the live file view."""
 SCRIPT_KEYS = ("script_name", "current_stage", "stage_number")
 """Contract: a result carrying `script_name` reports the active script, its stage and the stage's number."""
+VOCABULARY_URI = "assistant://vocabulary"
+"""Contract: a resource whose text is the words the user is likely to say (the library's titles, names and rare
+words, the script's terms), updated when they change: the session's transcription prompt. A server without it
+gives none."""
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _RETRYABLE = ("Session terminated", "Connection closed")
@@ -160,6 +166,8 @@ class McpTools:
         self._closing = False
         self._definitions: list[dict[str, Any]] = []
         self._changes: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue(maxsize=1)
+        self._vocabulary = ""
+        self._vocabularies: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         self._owner: asyncio.Task[None] | None = None
         self._startup_error: BaseException | None = None
         self._client_id = uuid.uuid4().hex
@@ -168,6 +176,11 @@ class McpTools:
     def definitions(self) -> list[dict[str, Any]]:
         """Realtime function tools, one per MCP tool, names unchanged."""
         return list(self._definitions)
+
+    @property
+    def vocabulary(self) -> str:
+        """The server's `VOCABULARY_URI` text ("" if it has none)."""
+        return self._vocabulary
 
     async def __aenter__(self) -> McpTools:
         self._owner = asyncio.create_task(self._own(), name="mcp-client")
@@ -192,6 +205,11 @@ class McpTools:
         """The new tool definitions each time the server's tool list changes."""
         while True:
             yield await self._changes.get()
+
+    async def vocabulary_changes(self) -> AsyncIterator[str]:
+        """The new vocabulary each time the server's changes."""
+        while True:
+            yield await self._vocabularies.get()
 
     async def call(self, name: str, arguments: str) -> ToolOutcome:
         """Run tool `name` with JSON `arguments`; every failure becomes an outcome the model can read."""
@@ -296,16 +314,30 @@ class McpTools:
         changed = definitions != self._definitions
         self._definitions = definitions
         if announce and changed:
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._changes.get_nowait()  # only the newest list matters
-            self._changes.put_nowait(definitions)
+            _replace(self._changes, definitions)
+        await self._read_vocabulary(client, announce)
+
+    async def _read_vocabulary(self, client: Client, announce: bool) -> None:
+        try:
+            result = await client.read_resource(VOCABULARY_URI, cache_mode="bypass")
+        except MCPError:  # a server without one (resources/read unknown, or no such resource)
+            return
+        text = "".join(c.text for c in result.contents if isinstance(c, mcp_types.TextResourceContents)).strip()
+        changed = text != self._vocabulary
+        self._vocabulary = text
+        if announce and changed:
+            _replace(self._vocabularies, text)
 
     async def _watch(self, client: Client) -> None:
-        """Follow tool-list changes; when the stream ends (server restarted), reconnect the client."""
+        """Follow tool-list and vocabulary changes; when the stream ends (server restarted), reconnect the client."""
         try:
-            async with client.listen(tools_list_changed=True) as subscription:
-                async for _ in subscription:
-                    await self._refresh(client, announce=True)
+            async with client.listen(tools_list_changed=True, resource_subscriptions=[VOCABULARY_URI]) as subscription:
+                await self._refresh(client, announce=True)  # what changed before the server listened for us
+                async for event in subscription:
+                    if isinstance(event, ResourceUpdated):
+                        await self._read_vocabulary(client, announce=True)
+                    else:
+                        await self._refresh(client, announce=True)
         except ListenNotSupportedError:
             logger.debug("server predates subscriptions/listen; relying on list_changed notifications")
             return
@@ -317,3 +349,10 @@ class McpTools:
     async def _on_message(self, message: object) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification) and self._client is not None:
             await self._refresh(self._client, announce=True)
+
+
+def _replace(queue: asyncio.Queue[Any], value: Any) -> None:
+    """Put `value` on a one-place queue in place of what is waiting there: only the newest matters."""
+    with contextlib.suppress(asyncio.QueueEmpty):
+        queue.get_nowait()
+    queue.put_nowait(value)

@@ -8,8 +8,10 @@ model only when the library is opened. The modules, roughly in the order a docum
     documents    a file parsed into text with headings
     passages     `Passage`, a stretch of that text; a document cut into chunks (the passages the index stores)
     embedder     texts -> vectors (the `Embedder` seam)
+    vocabulary   a document's names and rare words, weighed for a speech-to-text prompt
     records      what is kept per document and reported per index run; the library's errors
-    store        `Store`: the chunks and records in Chroma, kept current with the files
+    unit_vectors the vectors of the units evidence can quote, embedded at index time
+    store        `Store`: the chunks, unit vectors and records in Chroma, kept current with the files
     keywords     BM25 over the stored chunks
     ranking      rank fusion and widening: ranked chunks -> cited passages
     search       `Library`: search, ask, read and list over the store

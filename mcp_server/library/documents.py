@@ -12,9 +12,11 @@ from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".epub")
 """File types the library indexes; others are ignored."""
-INDEX_FORMAT = "parse 2 (Gutenberg body, title and author); chunks 128/32 word-pieces"
-"""Changes whenever parsing or chunking changes: it is part of each file's fingerprint, so an index
-built the old way counts as stale and is rebuilt document by document, as if every file changed."""
+INDEX_FORMAT = "parse 2 (Gutenberg body, title and author); chunks 128/32 word-pieces; evidence units 1; terms 1"
+"""Changes whenever parsing or chunking changes, or what is stored beside the chunks: the evidence units (how
+`evidence.units` cuts a passage, `evidence.embedded_text`) and the terms for speech-to-text (`vocabulary.terms`).
+It is part of each file's fingerprint, so an index built the old way counts as stale and is rebuilt document by
+document, as if every file changed. (Until then a search embeds the units it finds no stored vector for.)"""
 
 
 class UnreadableDocument(ValueError):

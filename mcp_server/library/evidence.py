@@ -4,7 +4,8 @@ A voice model answers from what it reads right before it speaks; five 1,500-char
 are slow to read (a small local model reads about 70 tokens a second) and bury the one line that matters.
 `select` cuts the passages into units (sentences; a list item or a table row stays whole, with its
 column names) and keeps the few that best match the question, by meaning (the embedder) and by shared
-words; `render` writes them for the model with their document titles.
+words; `render` writes them for the model with their document titles. The units' vectors are normally read
+from the store, embedded when their document was indexed (`unit_vectors.py`); only the rest are embedded here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 import Stemmer
 
 from mcp_server.library.citations import Evidence, SearchHit
@@ -53,6 +56,14 @@ class Unit:
     """The heading it stands under in the passage ("" if none there)."""
     block: int
     """Which paragraph, list item or table row of the passage it belongs to (sentences of one paragraph share it)."""
+
+
+class StoredUnits(Protocol):
+    """The units' vectors embedded at index time (`unit_vectors.UnitVectors`), the seam `select` reads them by."""
+
+    def lookup(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], npt.NDArray[np.float32]]:
+        """Vectors stored for (document id, `embedded_text`) pairs; pairs not stored are left out."""
+        ...
 
 
 def units(passage: str) -> list[Unit]:
@@ -105,7 +116,15 @@ def units(passage: str) -> list[Unit]:
     return found
 
 
-def select(question: str, hits: Sequence[SearchHit], embedder: Embedder, max_units: int = MAX_UNITS) -> list[Evidence]:
+def select(
+    question: str,
+    hits: Sequence[SearchHit],
+    embedder: Embedder,
+    max_units: int = MAX_UNITS,
+    *,
+    stored: StoredUnits | None = None,
+    question_vector: npt.NDArray[np.float32] | None = None,
+) -> list[Evidence]:
     """The units of the best passages that best answer `question`, grouped by document and heading.
 
     The best units bring their neighbours along while there is room ("Slugs ate the lettuce. This year:
@@ -113,6 +132,8 @@ def select(question: str, hits: Sequence[SearchHit], embedder: Embedder, max_uni
 
     Args:
         hits: search results, best first; the first `PASSAGES_READ` are read.
+        stored: where the units' vectors embedded at index time are read; units it lacks are embedded now.
+        question_vector: the question's vector if the search already made it (shape (dimension,)).
 
     Returns:
         list of `Evidence`, at most `max_units` units in all and about `MAX_CHARS` characters; the best last.
@@ -120,18 +141,15 @@ def select(question: str, hits: Sequence[SearchHit], embedder: Embedder, max_uni
     candidates: list[tuple[int, Unit]] = []  # (hit rank, unit)
     seen: set[str] = set()
     for rank, hit in enumerate(hits[:PASSAGES_READ]):
-        for position, unit in enumerate(units(hit.passage)):
-            cut = position == 0 and hit.passage[:1].islower()  # the tail of a sentence cut by the passage
-            if unit.text not in seen and not cut:
+        for unit in quotable(hit.passage):
+            if unit.text not in seen:
                 seen.add(unit.text)
                 candidates.append((rank, unit))
     if not candidates:
         return []
-    # every unit is scored with its document's title (shared by all, so "my budget notes" favours none of them)
-    # and its own section heading ("Savings: We move 400 euros ...")
-    texts = [f"{hits[r].title} > {u.heading or hits[r].heading.split(' > ')[-1]}: {u.text}" for r, u in candidates]
-    vectors = embedder.embed([question, *texts])
-    cosine = vectors[1:] @ vectors[0]
+    texts = [embedded_text(hits[r].title, hits[r].heading, u) for r, u in candidates]
+    keys = [(hits[r].document_id, text) for (r, _), text in zip(candidates, texts, strict=True)]
+    cosine = _cosines(question, keys, embedder, stored, question_vector)
     wanted = _content_words(question)
     scores = [
         float(cosine[i]) + 0.5 * _shared(wanted, texts[i]) + 0.03 * (PASSAGES_READ - rank)
@@ -140,11 +158,49 @@ def select(question: str, hits: Sequence[SearchHit], embedder: Embedder, max_uni
     return _group(hits, candidates, scores, _choose(candidates, scores, max_units))
 
 
-def gather(question: str, hits: Sequence[SearchHit], embedder: Embedder) -> list[Evidence]:
+def quotable(passage: str) -> list[Unit]:
+    """`units` of a passage, less the tail of a sentence the passage's start cut (it starts in lower case)."""
+    found = units(passage)
+    return found[1:] if found and passage[:1].islower() else found
+
+
+def embedded_text(title: str, heading: str, unit: Unit) -> str:
+    """What a unit is embedded as: its document's `title` (shared by all, so "my budget notes" favours none of
+    them) and its own section heading, else the last of its passage's `heading` path ("Savings: We move ...")."""
+    return f"{title} > {unit.heading or heading.split(' > ')[-1]}: {unit.text}"
+
+
+def _cosines(
+    question: str,
+    keys: list[tuple[str, str]],
+    embedder: Embedder,
+    stored: StoredUnits | None,
+    question_vector: npt.NDArray[np.float32] | None,
+) -> npt.NDArray[np.float32]:
+    """Cosine of each (document id, embedded text) unit with the question: stored vectors where there are
+    any, the rest (and the question, unless given) embedded now in one batch."""
+    found = stored.lookup(keys) if stored is not None else {}
+    missing = [text for document_id, text in keys if (document_id, text) not in found]
+    asked = [question] if question_vector is None else []
+    fresh = embedder.embed([*asked, *missing]) if asked or missing else np.zeros((0, 0), dtype=np.float32)
+    query = fresh[0] if asked else np.asarray(question_vector, dtype=np.float32).reshape(-1)
+    made = iter(fresh[len(asked) :])
+    vectors = np.stack([found[key] if key in found else next(made) for key in keys])
+    return vectors @ query
+
+
+def gather(
+    question: str,
+    hits: Sequence[SearchHit],
+    embedder: Embedder,
+    *,
+    stored: StoredUnits | None = None,
+    question_vector: npt.NDArray[np.float32] | None = None,
+) -> list[Evidence]:
     """`select`, except for a question that names a document by its title but asks about words it lacks ("the
     reading list for December"): the start of that document's best passage, so the model reads the document the
     user means (`render` says which words it lacks)."""
-    evidence = select(question, hits, embedder)
+    evidence = select(question, hits, embedder, stored=stored, question_vector=question_vector)
     document = named(question, evidence)
     if document is None or not off_topic(question, evidence):
         return evidence

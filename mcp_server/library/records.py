@@ -5,7 +5,9 @@ Also the terminal progress bar of `python -m mcp_server index` and `demo.py`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +69,11 @@ class DocumentInfo:
         """ "library" or "workspace"."""
         return source_of(self.document_id)
 
+    @classmethod
+    def stored(cls, document_id: str, metadata: dict[str, Any]) -> DocumentInfo:
+        """The record the store keeps as `metadata` (see `record`; what is kept beyond these fields is left out)."""
+        return cls(document_id=document_id, **{k: v for k, v in metadata.items() if k in _FIELDS})
+
 
 @dataclass(frozen=True)
 class IndexProgress:
@@ -96,6 +103,7 @@ class IndexReport:
 
 
 ProgressCallback = Callable[[IndexProgress], None]
+_FIELDS = frozenset(f.name for f in dataclasses.fields(DocumentInfo))
 
 
 def fingerprint(path: Path) -> str:
@@ -103,8 +111,9 @@ def fingerprint(path: Path) -> str:
     return hashlib.sha256(INDEX_FORMAT.encode() + b"\0" + path.read_bytes()).hexdigest()
 
 
-def record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
-    """The metadata stored for one indexed document (the fields of `DocumentInfo` but its id)."""
+def record(parsed: ParsedDocument, chunks: int, digest: str, terms: list[tuple[str, float]]) -> dict[str, Any]:
+    """The metadata stored for one indexed document: the fields of `DocumentInfo` but its id, and `terms` (the
+    words speech-to-text should expect, weighed: `vocabulary.terms`) as JSON."""
     indexed_at = datetime.now(UTC).isoformat(timespec="seconds")
     return {
         "title": parsed.title,
@@ -113,7 +122,13 @@ def record(parsed: ParsedDocument, chunks: int, digest: str) -> dict[str, Any]:
         "indexed_at": indexed_at,
         "sha256": digest,
         "summary": _summary(parsed),
+        "terms": json.dumps(terms, ensure_ascii=False),
     }
+
+
+def stored_terms(metadata: dict[str, Any]) -> list[tuple[str, float]]:
+    """The `terms` a record keeps (none in an index built before they were kept)."""
+    return [(str(term), float(weight)) for term, weight in json.loads(str(metadata.get("terms") or "[]"))]
 
 
 def _summary(parsed: ParsedDocument, max_chars: int = 90) -> str:

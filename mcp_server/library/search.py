@@ -2,7 +2,8 @@
 user's documents, `library/` and the workspace notes.
 
 A search fuses each source's keyword (BM25) ranking with the embedding ranking (reciprocal rank fusion)
-and cites the best chunks, widened with their neighbours' text; see `ranking.py`.
+and cites the best chunks, widened with their neighbours' text; see `ranking.py`. `search_with_evidence` also
+picks the sentences of those passages the model reads (`evidence.py`), from vectors stored at index time.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from mcp_server.library.citations import Answer, AnswerHint, Reading, SearchHit
+from mcp_server.library.citations import Answer, AnswerHint, Evidence, Reading, SearchHit
 from mcp_server.library.documents import ParsedDocument, parse_document
 from mcp_server.library.embedder import Embedder
+from mcp_server.library.evidence import gather
 from mcp_server.library.passages import split_sentences
 from mcp_server.library.ranking import cite, distinct, fuse, neighbour_ids, stored_passage, widen
 from mcp_server.library.records import (
@@ -30,6 +33,7 @@ from mcp_server.library.records import (
 )
 from mcp_server.library.sources import Sources, closest
 from mcp_server.library.store import Store
+from mcp_server.library.vocabulary import vocabulary
 
 
 class Library:
@@ -125,6 +129,12 @@ class Library:
         """The library's documents (not the workspace's notes, which change at every write), by id."""
         return [d for d in self.list_documents() if d.source == "library"]
 
+    def vocabulary(self, max_chars: int) -> list[str]:
+        """What a user is likely to say about the library, for speech-to-text: its documents' titles, then their
+        authors, names and rare words, the most useful first, in at most `max_chars` characters (`vocabulary.py`)."""
+        terms = self.store.terms()
+        return vocabulary([(d.title, terms.get(d.document_id, [])) for d in self.catalogue()], max_chars)
+
     def closest(self, name: str, limit: int = 3) -> list[DocumentInfo]:
         """Indexed documents whose id or title looks most like `name` (e.g. "budget_notes.md"), best first."""
         documents = {d.document_id: d for d in self.list_documents()}
@@ -145,11 +155,26 @@ class Library:
             IndexMismatch: if the index was built with another model.
             EmptyLibrary: if nothing is indexed yet.
         """
+        return self._search(query, top_k, document_id)[0]
+
+    def search_with_evidence(
+        self, query: str, top_k: int = 5, document_id: str | None = None
+    ) -> tuple[list[SearchHit], list[Evidence]]:
+        """`search`, and the few sentences of its hits that answer `query` (`evidence.gather`: best last), chosen
+        with the query's vector from the search and the units' vectors stored at index time. Raises as `search`."""
+        hits, vector = self._search(query, top_k, document_id)
+        return hits, gather(query, hits, self.embedder, stored=self.store.units, question_vector=vector)
+
+    def _search(
+        self, query: str, top_k: int, document_id: str | None
+    ) -> tuple[list[SearchHit], npt.NDArray[np.float32]]:
+        """`search`'s hits, and the query's vector (shape (dimension,))."""
         self.store.catch_up()
         chunks_col = self._searchable(query, document_id)
         pool = max(20, 4 * top_k)  # each ranking's candidates; fused by reciprocal rank
+        vector = self.embedder.embed([query])
         got = chunks_col.query(
-            query_embeddings=self.embedder.embed([query]),
+            query_embeddings=vector,
             n_results=pool,
             where={"document_id": document_id} if document_id else None,
             include=["documents", "metadatas"],
@@ -166,10 +191,11 @@ class Library:
             rows |= {i: (t, m) for i, t, m in zip(extra["ids"], extra["documents"], extra["metadatas"], strict=True)}
         passages = {i: stored_passage(i, text, meta) for i, (text, meta) in rows.items()}
         widened = (widen(passages[i], *(passages.get(n) for n in neighbour_ids(i))) for i in ranked if i in passages)
-        return [
+        hits = [
             cite(passage, str(rows[passage.chunk_id][1]["title"]), fused[passage.chunk_id])
             for passage in distinct(widened, top_k)
         ]
+        return hits, vector[0]
 
     def _searchable(self, query: str, document_id: str | None) -> Any:
         """The chunks collection, after checking that `query` and `document_id` can be searched (see `search`)."""

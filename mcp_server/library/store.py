@@ -1,6 +1,7 @@
 """The library's store: its documents' chunks and records in Chroma, kept current with the files.
 
-Vectors always come from the `Embedder` passed in; Chroma's default embedding function is never used.
+Vectors always come from the `Embedder` passed in; Chroma's default embedding function is never used. Beside
+each document's chunks the store keeps the vectors of the units a search can quote from them (`unit_vectors.py`).
 One index run at a time (a lock); workspace notes written since the last query are caught up before the
 next one, and the keyword (BM25) indexes are rebuilt in memory after a source changes.
 """
@@ -29,8 +30,11 @@ from mcp_server.library.records import (
     ProgressCallback,
     fingerprint,
     record,
+    stored_terms,
 )
 from mcp_server.library.sources import Source, Sources, source_of, workspace_id
+from mcp_server.library.unit_vectors import UNIT_BATCH, UNITS_CONFIGURATION, UnitVectors, searchable_units
+from mcp_server.library.vocabulary import terms
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,8 @@ _EMBED_BATCH = 64
 
 
 class Store:
-    """The Chroma collections of one library: its chunks (with vectors) and one record per document.
+    """The Chroma collections of one library: its chunks (with vectors), one record per document and the
+    vectors of the units evidence quotes (`units`).
 
     Args:
         sources: the folders whose documents are indexed.
@@ -47,7 +52,7 @@ class Store:
         embedder: the model that embeds chunks.
         chroma_host: use the Chroma server at this host instead of the embedded store.
         chroma_port: port of that server.
-        collection: prefix of the two Chroma collection names.
+        collection: prefix of the three Chroma collection names.
     """
 
     def __init__(
@@ -70,11 +75,13 @@ class Store:
         else:
             Path(index_dir).mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(index_dir), settings=settings)
-        self._names = (f"{collection}-chunks", f"{collection}-documents")
+        self._names = (f"{collection}-chunks", f"{collection}-documents", f"{collection}-units")
         self._index_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._opened: tuple[Any, Any] | None = None
+        self._opened: tuple[Any, Any, Any] | None = None
+        self.units = UnitVectors(lambda: self._open()[2], embedder)
+        """The vectors of the units evidence quotes, stored as each document is indexed."""
         self._keywords: dict[Source, KeywordIndex] = {}
         self._keywords_lock = threading.Lock()
         self._stale: set[str] = set()  # workspace document ids written since their last indexing
@@ -86,6 +93,11 @@ class Store:
         Raises:
             IndexMismatch: the stored index was built with another embedding model or dimension.
         """
+        chunks, documents, _ = self._open()
+        return chunks, documents
+
+    def _open(self) -> tuple[Any, Any, Any]:
+        """(chunks, documents, units) Chroma collections, created if missing; raises as `collections`."""
         if self._opened is not None:
             return self._opened
         model = {"embedding_model": self.embedder.name, "embedding_dimension": self.embedder.dimension}
@@ -101,13 +113,21 @@ class Store:
                 "(or delete the index folder and restart)."
             )
         documents = self._client.get_or_create_collection(self._names[1], embedding_function=None)
-        self._opened = (chunks, documents)
+        units = self._client.get_or_create_collection(
+            self._names[2], embedding_function=None, metadata=model, configuration=UNITS_CONFIGURATION
+        )
+        self._opened = (chunks, documents, units)
         return self._opened
 
     def records(self) -> dict[str, DocumentInfo]:
         """Every indexed document's record, by id."""
         got = self.collections()[1].get(include=["metadatas"])
-        return {i: DocumentInfo(document_id=i, **m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        return {i: DocumentInfo.stored(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def terms(self) -> dict[str, list[tuple[str, float]]]:
+        """Every indexed document's `vocabulary.terms`, by id."""
+        got = self.collections()[1].get(include=["metadatas"])
+        return {i: stored_terms(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 
     # -- indexing ---------------------------------------------------------------------------------
 
@@ -179,16 +199,25 @@ class Store:
     def _replace(
         self, parsed: ParsedDocument, chunks: list[Passage], digest: str, embedded: Callable[[int], None]
     ) -> None:
-        """Store one document's chunks and record in place of what was stored for it."""
+        """Store one document's chunks, the vectors of the units a search can quote from them, and its record,
+        in place of what was stored for it."""
         chunks_col, docs_col = self.collections()
         chunks_col.delete(where={"document_id": parsed.document_id})
+        self.units.remove(parsed.document_id)
+        seen: dict[str, None] = {}  # neighbouring passages share most of their units
+        stored = 0
         for start in range(0, len(chunks), _EMBED_BATCH):
-            self._add(chunks_col, parsed, chunks[start : start + _EMBED_BATCH])
-            embedded(min(start + _EMBED_BATCH, len(chunks)))
+            end = min(start + _EMBED_BATCH, len(chunks))
+            self._add(chunks_col, parsed, chunks[start:end])
+            seen.update(dict.fromkeys(searchable_units(parsed.title, chunks, start, end)))
+            if len(seen) - stored >= UNIT_BATCH or end == len(chunks):
+                self.units.add(parsed.document_id, list(seen)[stored:])
+                stored = len(seen)
+            embedded(end)
         docs_col.upsert(
             ids=[parsed.document_id],
             embeddings=[[1.0]],  # records need a vector; search never uses this collection's
-            metadatas=[record(parsed, len(chunks), digest)],
+            metadatas=[record(parsed, len(chunks), digest, terms(parsed, self.embedder))],
         )
 
     def _add(self, collection: Any, parsed: ParsedDocument, chunks: list[Passage]) -> None:
@@ -214,6 +243,7 @@ class Store:
     def _remove(self, document_id: str) -> None:
         chunks_col, docs_col = self.collections()
         chunks_col.delete(where={"document_id": document_id})
+        self.units.remove(document_id)
         docs_col.delete(ids=[document_id])
 
     def refresh(self, names: list[str]) -> None:

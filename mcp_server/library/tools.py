@@ -163,12 +163,11 @@ def register_library_tools(mcp: MCPServer, source: Library | LibraryLoader) -> N
         top_k: TopK = 5,
         document_id: Annotated[str | None, Field(description="Limit to one document id; omit for all")] = None,
     ) -> Annotated[CallToolResult, SearchResult]:
-        from mcp_server.library.evidence import gather, render  # numpy: imported with the library, not at start-up
+        from mcp_server.library.evidence import render  # numpy: imported with the library, not at start-up
 
         library = _opened(source, ctx)
         with _as_tool_errors():
-            hits = library.search(query, top_k=top_k, document_id=document_id)
-        evidence = gather(query, hits, library.embedder)
+            hits, evidence = library.search_with_evidence(query, top_k=top_k, document_id=document_id)
         result = SearchResult(query, evidence, hits)
         return CallToolResult(
             content=[TextContent(type="text", text=render(query, evidence))],

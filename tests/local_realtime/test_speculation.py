@@ -29,9 +29,9 @@ class CountingTranscriber:
         self._whisper = whisper
         self.calls = 0
 
-    def transcribe(self, pcm: bytes) -> str:
+    def transcribe(self, pcm: bytes, prompt: str = "") -> str:
         self.calls += 1
-        return self._whisper.transcribe(pcm)
+        return self._whisper.transcribe(pcm, prompt)
 
 
 class PreparingBrain(RuleBrain):

@@ -1,0 +1,56 @@
+"""The words a user of this server is likely to say, for the voice client's speech-to-text (`VOCABULARY_URI`).
+
+A speech-to-text model hears common English well and the user's own words badly: the titles, names and rare
+words of their documents ("Alfama", "Kazuo Ishiguro", "slugs in the garden" heard as "plugs"), and the terms of
+the script they are in. The voice client reads this resource when it connects and whenever the server says it
+changed (the library was indexed, a script loaded or moved on), and gives it to the Realtime session as its
+transcription prompt: for Whisper, text said just before, which it leans towards.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mcp_server.contract import VOCABULARY_URI
+from mcp_server.scripts import ScriptLibrary, ScriptSessions, UnknownScript
+
+if TYPE_CHECKING:
+    from mcp_server.library.search import Library
+
+__all__ = ["MAX_CHARS", "VOCABULARY_URI", "spoken_vocabulary"]
+
+MAX_CHARS = 700
+"""Longest vocabulary: Whisper reads 223 tokens of prompt, about 700 characters of names and rare words (3.3
+characters a token on `library/`); the engine keeps the whole phrases that fit."""
+
+
+def spoken_vocabulary(
+    client: str, scripts: ScriptLibrary, sessions: ScriptSessions, library: Library | None, max_chars: int = MAX_CHARS
+) -> str:
+    """The vocabulary for `client`: its running script's title and stage names, then the library's titles and
+    its documents' authors, names and rare words (`Library.vocabulary`), most useful first, joined by ", ".
+
+    Args:
+        client: whose script counts (`script_tools.client_key`).
+        library: the open library, or None (not configured, or still opening).
+
+    Returns:
+        at most `max_chars` characters; "" when there is nothing to say.
+    """
+    phrases = _script_terms(client, scripts, sessions)
+    used = sum(len(p) + 2 for p in phrases)
+    if library is not None:
+        phrases += library.vocabulary(max_chars - used)
+    return ", ".join(phrases)[:max_chars]
+
+
+def _script_terms(client: str, scripts: ScriptLibrary, sessions: ScriptSessions) -> list[str]:
+    """The running script's title and its stages' names as said ("first_draft" -> "first draft")."""
+    name = sessions.get(client).script_name
+    if name is None:
+        return []
+    try:
+        script = scripts.get(name)
+    except UnknownScript:  # deleted since it was loaded
+        return []
+    return [script.title, *(stage.replace("_", " ") for stage in script.stage_names())]
