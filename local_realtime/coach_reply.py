@@ -26,6 +26,8 @@ HEARD_CHARS = 28
 FREE_SENTENCES = 2
 SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
+IDEA_CHARS = 40
+"""Longest idea, when a stage's turns offer ideas."""
 FEEDBACK_CHARS = 150
 """Longest strength or improvement in feedback."""
 ACKNOWLEDGEMENTS = ("{}, got it. {}", "{}: noted. {}", "{}. Good. {}", "{}, understood. {}", "{}, okay. {}")
@@ -63,6 +65,10 @@ def spoken_options(turn: CoachTurn, said: str = "", answer: str | None = None) -
         plain = {"type": "string", "pattern": f'^{REFLECTION_START}[^?.!"\\\\]{{0,{SAY_CHARS}}}[.!]$'}
         asked = {"enum": to_ask}
         options = [_object({"heard": heard, "ask": asked}), _object({"say": plain, "ask": asked})]
+    elif turn.card.offers:  # new ideas, a few words each, said as a question: "How about A, B, or C?"
+        idea = {"type": "string", "pattern": f'^[^.!?,;"\\\\]{{3,{IDEA_CHARS}}}$'}
+        count = turn.card.offers
+        options = [_object({"ideas": {"type": "array", "items": idea, "minItems": count, "maxItems": count}})]
     else:  # a few short sentences: spoken, not read; begun as the stage's turns begin ("Yes, and")
         start = re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", turn.card.turn_start or "")  # a literal (spaces kept)
         sentences = f'^{start}([^.!?"\\\\]{{1,{SENTENCE_CHARS}}}[.!?] ?){{1,{FREE_SENTENCES}}}$'
@@ -196,6 +202,11 @@ def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str,
             if "improve" in closed:
                 parts.append(retry)
             return " ".join(p for p in parts if p)
+        if "ideas" in partial:
+            ideas = [i.strip() for i in closed.get("ideas") or [] if isinstance(i, str) and i.strip()]
+            if len(ideas) < turn.card.offers:
+                return ""
+            return f"How about {', '.join(ideas[:-1])}, or {ideas[-1]}?" if len(ideas) > 1 else f"How about {ideas[0]}?"
         if "heard" in partial:
             heard = closed.get("heard")
             if not isinstance(heard, str) or not isinstance(closed.get("ask"), str):

@@ -103,6 +103,10 @@ def note(turn: CoachTurn, first: bool) -> str:
             'question>"}; when they leave a choice to you, {"say": "<your choice, one sentence>", "ask": ...}; or call '
             "a tool."
         )
+    elif card.offers:
+        lines.append(
+            f'Reply as {{"ideas": [{card.offers} new ideas, a few words each, none offered before]}}, or call a tool.'
+        )
     else:
         how = "; ".join(card.rules) or "one to three short sentences, to them as you"
         lines.append(f'Reply as {{"say": "<your turn: {how}>"}}, or call a tool.')
@@ -116,19 +120,24 @@ def note(turn: CoachTurn, first: bool) -> str:
 
 def material(history: Sequence[Entry]) -> str:
     """What was said since the running script began, as markdown lines ("**You:** ...", "**Coach:** ..."): the
-    deliverable when a save brings no text of its own. Commands (a turn answered by a call: "let's start the
-    scene", an earlier save), a call's few words and what the coach said of a file written are left out; nothing
-    is added."""
+    deliverable when a save brings no text of its own (see `exchanges`); nothing is added."""
+    return "\n\n".join(f"**{who}:** {text}" for who, text in exchanges(history))
+
+
+def exchanges(history: Sequence[Entry]) -> list[tuple[str, str]]:
+    """What was said since the running script began, in order, as ("You" | "Coach", text). Commands (a turn
+    answered by a call: "let's start the scene", a save, the last turn), a call's few words and what the coach
+    said of a file written are left out."""
     start = next(
         (i for i in range(len(history) - 1, -1, -1) if history[i].role == "tool_result" and _begins(history, i)), 0
     )
-    lines = []
+    said = []
     for index, entry in enumerate(history[start:], start):
         if entry.role == "user" and not _commands(history, index):
-            lines.append(f"**You:** {entry.text.strip()}")
+            said.append(("You", entry.text.strip()))
         elif entry.role == "assistant" and entry.text.strip() and not _aside(history, index):
-            lines.append(f"**Coach:** {entry.text.strip()}")
-    return "\n\n".join(lines)
+            said.append(("Coach", entry.text.strip()))
+    return said
 
 
 def _aside(history: Sequence[Entry], index: int) -> bool:
@@ -148,14 +157,6 @@ def _commands(history: Sequence[Entry], index: int) -> bool:
         if entry.role == "tool_call":
             return True
     return True
-
-
-def told(history: Sequence[Entry]) -> list[str]:
-    """What the user said since the running script began, in order."""
-    start = next(
-        (i for i in range(len(history) - 1, -1, -1) if history[i].role == "tool_result" and _begins(history, i)), 0
-    )
-    return [e.text for e in history[start:] if e.role == "user"]
 
 
 def _begins(history: Sequence[Entry], index: int) -> bool:

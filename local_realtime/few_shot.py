@@ -67,13 +67,15 @@ class Example(BaseModel):
     """Instead of `say` (left empty), the point of the user's answer in a few words, given back before `ask`."""
     feedback: Feedback | None = None
     """A coach's feedback on an answer, instead of `say`'s text (which is then left empty); no `tool` with it."""
+    ideas: list[str] | None = None
+    """A coach's new ideas (a brainstorm's turn), instead of `say`'s text (which is then left empty)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.tool is None and (self.arguments or self.result is not None):
             raise ValueError("'arguments' and 'result' need a 'tool'")
-        if self.tool is not None and (self.ask is not None or self.feedback is not None):
-            raise ValueError("'ask' and 'feedback' are a coach's spoken reply: not with a 'tool'")
+        if self.tool is not None and (self.ask is not None or self.feedback is not None or self.ideas is not None):
+            raise ValueError("'ask', 'feedback' and 'ideas' are a coach's spoken reply: not with a 'tool'")
         if self.heard is not None and self.ask is None:
             raise ValueError("'heard' goes with 'ask'")
         if (self.result is None) != (self.answer is None):

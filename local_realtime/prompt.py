@@ -75,6 +75,8 @@ def pick_examples(tools: Sequence[ToolSpec], examples: Sequence[Example]) -> lis
         turn = [Entry("user", example.user), Entry("assistant", example.say)]
         if example.feedback is not None:
             turn[1] = Entry("assistant", example.feedback.model_dump_json(), "json")
+        elif example.ideas is not None:
+            turn[1] = Entry("assistant", json.dumps({"ideas": example.ideas}, ensure_ascii=False), "json")
         elif example.ask is not None:
             turn[1] = Entry(
                 "assistant",

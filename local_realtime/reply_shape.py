@@ -20,7 +20,7 @@ from pydantic_core import from_json
 from local_realtime.brain import Entry, ToolSpec
 from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
-from local_realtime.coaching import changed_files, coach_replies, coach_turn, material, repeats_loading, told
+from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
 from local_realtime.prompt import Speak, say_only
 from local_realtime.repeats import RepeatBan
@@ -28,7 +28,7 @@ from local_realtime.stage import CoachTurn
 
 AVOIDED_PHRASES = ("the user",)
 """Never spoken: a small model copies "the user" from its prompt and talks about the person it talks to."""
-SPOKEN_FIELDS = ("say", "heard", "strength", "improve")
+SPOKEN_FIELDS = ("say", "heard", "strength", "improve", "ideas")
 """Reply fields that are free spoken text (a quote of the user's answer is not)."""
 ECHO_WORDS = 5
 """A coach's sentence may not copy this many words in a row of the user's last turn or of its own earlier turns."""
@@ -46,8 +46,8 @@ WRITTEN = (
 """Said once a file was written in a stage, in turn: the call's few words already named it ("Saving the list to
 rainy-day.md."), so the answer says it is done and moves the session on (a model's own answer said the same
 again)."""
-_LOOPING = RepeatBan(itself=8)
-"""A call's text (a file's content) may not say the same eight words twice: a small model can loop until its
+_LOOPING = RepeatBan(itself=6)
+"""A call's text (a file's content) may not say the same six words twice: a small model can loop until its
 token limit ("Bread, Rolls, Buns, Loaf, Bread, Rolls, ...")."""
 _SAVE = re.compile(r"\b(save|write|put|store|keep|add|append|jot)\b", re.IGNORECASE)
 """Words of a command to put something into a named file ("save the story as lighthouse.md")."""
@@ -63,8 +63,9 @@ _EDIT = re.compile(
     re.IGNORECASE,
 )
 """A request to change what was written ("make the closing line more polite"), once a file was written."""
-_OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*"((?:[^"\\]|\\.)*)$')
-"""A reply's JSON text that ends inside a string value: the value's key, and the value so far."""
+_OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)?"((?:[^"\\]|\\.)*)$')
+"""A reply's JSON text that ends inside a string value (or a string of a list of them): the value's key, and the
+value so far."""
 NOT_FOUND = "documents say nothing about"
 """The words of a search that found nothing on the question (`mcp_server/library/evidence.py`)."""
 _PERSONAL = re.compile(r"\b(i|me|my|mine|we|us|our|ours)\b|\bthe (team|family|kids|office)\b", re.IGNORECASE)
@@ -126,6 +127,7 @@ class ReplyShape:
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
         replies = [e.text for e in history if e.role == "assistant"]
         asked = [q for reply in replies for q in re.findall(r"[^.!?]*\?", reply)]  # never the same question twice
+        asked += [idea for reply in replies for idea in _offered(reply)]  # nor an idea offered before
         earlier = RepeatBan([*replies, *coach.to_ask], [*AVOIDED_PHRASES, *asked])
         feedback = asks_feedback(coach, last_user)  # "how was that?": feedback on their answer, quoting it
         answer = last_answer(history) if feedback else last_user
@@ -148,9 +150,9 @@ class ReplyShape:
         numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
         shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
         if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
-            said = [_clip(text, 100) for text in told(history)[:-1]]
+            said = [f"{who}: {_clip(text, 100)}" for who, text in exchanges(history)[-12:]]
             if said:
-                tail = f"Write it from what was said in this script, in their words, adding nothing: {' | '.join(said)}"
+                tail = f"Write it from what was said in this script, adding nothing: {' | '.join(said)}"
                 shape = replace(shape, tail=tail)
         return shape
 
@@ -223,6 +225,12 @@ def _knows_nothing(result: str, question: str) -> bool:
     """Whether `result` (a tool's output) found nothing on `question`, a question only the user's documents
     could answer."""
     return NOT_FOUND in result and _PERSONAL.search(question) is not None
+
+
+def _offered(reply: str) -> list[str]:
+    """The ideas a coach's reply offered ("How about A, B, or C?": A, B and C)."""
+    offer = re.fullmatch(r"How about (.+)\?", reply.strip())
+    return re.split(r", or |, ", offer[1]) if offer else []
 
 
 def _said(text: str) -> dict[str, Any]:

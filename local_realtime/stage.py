@@ -40,6 +40,8 @@ class StageCard:
     deliverable_file: str | None = None
     turn_start: str | None = None
     """How each of the coach's own turns in this stage begins ("Yes, and"), when the script says."""
+    offers: int = 0
+    """New ideas each coach turn offers (a brainstorm's "three new ideas every turn")."""
 
     @classmethod
     def parse(cls, output: str) -> StageCard | None:
@@ -67,6 +69,7 @@ class StageCard:
                 next_stage=_text(stage.get("next_stage")),
                 deliverable_file=_text(stage.get("deliverable_file")),
                 turn_start=_text(stage.get("turn_start")),
+                offers=int(stage.get("offers") or 0),
             )
         except (KeyError, TypeError, ValueError):
             return None

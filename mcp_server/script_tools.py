@@ -37,6 +37,7 @@ class StageGuide(BaseModel):
     next_stage: str | None = Field(description="The stage next_stage moves to; null in the last stage")
     deliverable_file: str | None = Field(description="Where the script's result is saved unless the user names a file")
     turn_start: str | None = Field(default=None, description="How each of the coach's turns begins, e.g. 'Yes, and'")
+    offers: int = Field(default=0, description="New ideas the coach offers in each of its turns (0: none)")
 
 
 class ScriptResult(BaseModel):
@@ -149,6 +150,7 @@ def _script_result(script: Script, index: int, message: str) -> ScriptResult:
         next_stage=script.stages[index + 1].name if index + 1 < len(script.stages) else None,
         deliverable_file=script.deliverable_file,
         turn_start=stage.turn_start,
+        offers=stage.offers,
     )
     return ScriptResult(
         success=True,

@@ -53,6 +53,7 @@ class Stage(BaseModel):
     turn_start: str | None = Field(
         default=None, max_length=40, description="How each of the coach's turns in this stage begins, e.g. 'Yes, and'"
     )
+    offers: int = Field(default=0, ge=0, le=5, description="New ideas the coach offers in each of its turns (0: none)")
 
 
 class Script(BaseModel):
@@ -100,6 +101,8 @@ class Script(BaseModel):
         ]
         if stage.turn_start:
             parts.append(f"Begin each of your turns with: {stage.turn_start}")
+        if stage.offers:
+            parts.append(f"Offer {stage.offers} new ideas in each of your turns, a few words each.")
         for label, items in (
             ("Ask", stage.questions),
             ("Rules", stage.rules),

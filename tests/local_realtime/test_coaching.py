@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llama_cpp import LlamaGrammar
 from mcp import Client
 
 from local_realtime.brain import Entry
@@ -15,6 +16,7 @@ from local_realtime.coaching import annotate, coach_replies, coach_turn, materia
 from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader
 from local_realtime.repeats import RepeatBan
+from local_realtime.reply_shape import ReplyShape
 from local_realtime.stage import StageCard
 from mcp_server.server import build_server
 from tests.servers import make_config
@@ -183,6 +185,7 @@ def _card_json(card: StageCard) -> str:
         "goal": card.goal,
         "opening": card.opening,
         "questions": list(card.questions),
+        "offers": card.offers,
     }
     return json.dumps({"script_name": card.script, "title": card.title, "stage_number": card.number,
                        "stages": [card.name], "message": "Loaded.", "stage": stage})  # fmt: skip
@@ -250,3 +253,20 @@ def test_a_question_the_user_already_answered_is_not_asked() -> None:
         "Readers who never ran",
         ("Who exactly is the reader?", "What would make a reader stop?"),
     )
+
+
+def test_a_stage_that_offers_ideas_says_them_as_a_question_and_never_offers_one_twice() -> None:
+    card = StageCard("brainstorm", "Brainstorm", 1, 2, "diverge", "goal", "What's the challenge?", (), offers=3)
+    history = [Entry("tool_result", _card_json(card), "load_script", "c")]
+    history += [Entry("assistant", card.opening), Entry("user", "Names for my seaside bakery.")]
+    turn = coach_turn(history)
+    assert turn is not None and turn.card.offers == 3
+    (option,) = spoken_options(turn, history[-1].text)
+    assert option["properties"]["ideas"]["minItems"] == 3
+    LlamaGrammar.from_string(to_gbnf(json.dumps(reply_schema([], "auto", [option]))), verbose=False)
+    reply = {"ideas": ["Salt and Crumb", "Sea Loaf", "Harbour Bread"]}
+    assert speaker(turn, "")(reply, reply) == "How about Salt and Crumb, Sea Loaf, or Harbour Bread?"
+    later = ReplyShape.of([*history, Entry("assistant", "How about Salt and Crumb, Sea Loaf, or Harbour Bread?"),
+                           Entry("user", "More please.")])  # fmt: skip
+    assert later.rejects('{"ideas": ["Sea', " Loaf")  # offered before
+    assert not later.rejects('{"ideas": ["Sea', " Glass")

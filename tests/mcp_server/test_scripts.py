@@ -104,6 +104,16 @@ async def test_a_script_result_carries_its_stage_as_data(config: Config) -> None
     assert moved.structured_content["stage"]["deliverable_file"] == "email_draft.md"
 
 
+async def test_how_a_stage_s_turns_go_is_in_its_data(config: Config) -> None:
+    async with Client(build_server(config)) as client:
+        brainstorm = await client.call_tool("load_script", {"script_name": "brainstorm_session"})
+        await client.call_tool("load_script", {"script_name": "improv_game"})
+        play = await client.call_tool("next_stage", {})
+    assert brainstorm.structured_content["stage"]["offers"] == 3  # "How about A, B, or C?" each turn
+    assert play.structured_content["stage"]["turn_start"] == "Yes, and"
+    assert play.structured_content["stage"]["offers"] == 0
+
+
 def test_every_shipped_stage_opens_with_a_question(config: Config) -> None:
     """The coach's first words in a stage are its prompt, so each ends with the question the user answers."""
     scripts, _ = ScriptLibrary(config.scripts_dir).scan()
