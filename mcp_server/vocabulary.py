@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_CHARS", "VOCABULARY_URI", "spoken_vocabulary"]
 
+COMMANDS = (
+    "Search my library", "create a file", "write it to a file", "a heading", "a line", "load a script", "next stage",
+    "save it",
+)  # fmt: skip
+"""What every user of this server says, first in the vocabulary: a prompt of names and titles alone made Whisper
+hear the commands worse ("Search my library" as "Church my library"; spoken commands' word error rate 3.4 % without
+a prompt, 5.8 % with the names alone, 4.7 % with these first)."""
 MAX_CHARS = 700
 """Longest vocabulary: Whisper reads 223 tokens of prompt, about 700 characters of names and rare words (3.3
 characters a token on `library/`); the engine keeps the whole phrases that fit."""
@@ -27,8 +34,9 @@ characters a token on `library/`); the engine keeps the whole phrases that fit."
 def spoken_vocabulary(
     client: str, scripts: ScriptLibrary, sessions: ScriptSessions, library: Library | None, max_chars: int = MAX_CHARS
 ) -> str:
-    """The vocabulary for `client`: its running script's title and stage names, then the library's titles and
-    its documents' authors, names and rare words (`Library.vocabulary`), most useful first, joined by ", ".
+    """The vocabulary for `client`: the server's own commands (`COMMANDS`), its running script's title and stage
+    names, then the library's titles and its documents' authors, names and rare words (`Library.vocabulary`), most
+    useful first, joined by ", ".
 
     Args:
         client: whose script counts (`script_tools.client_key`).
@@ -37,7 +45,7 @@ def spoken_vocabulary(
     Returns:
         at most `max_chars` characters; "" when there is nothing to say.
     """
-    phrases = _script_terms(client, scripts, sessions)
+    phrases = [*COMMANDS, *_script_terms(client, scripts, sessions)]
     used = sum(len(p) + 2 for p in phrases)
     if library is not None:
         phrases += library.vocabulary(max_chars - used)

@@ -18,7 +18,7 @@ from mcp_server.library.embedder import SentenceTransformerEmbedder
 from mcp_server.library.search import Library
 from mcp_server.library.vocabulary import terms, vocabulary
 from mcp_server.server import AssistantServer, build_server
-from mcp_server.vocabulary import MAX_CHARS
+from mcp_server.vocabulary import COMMANDS, MAX_CHARS
 from tests.mcp_server.conftest import SAMPLE_LIBRARY
 from tests.servers import make_config
 
@@ -66,8 +66,9 @@ async def test_the_vocabulary_resource_holds_the_librarys_words(server: Assistan
 
     assert VOCABULARY_URI in listed
     phrases = text.split(", ")
-    assert phrases[:2] == ["Apartment lease summary", "Book club: Walden by Henry David Thoreau"]
-    assert {"Weekend sourdough", "Alfama", "Ishiguro", "courgettes", "Slugs"} <= set(phrases)
+    assert phrases[: len(COMMANDS)] == list(COMMANDS)  # what every user says, then the library's titles
+    assert phrases[len(COMMANDS) :][:2] == ["Apartment lease summary", "Book club: Walden by Henry David Thoreau"]
+    assert {"Weekend sourdough", "Alfama", "Ishiguro", "courgettes", "Overstory"} <= set(phrases)
     assert len(text) <= MAX_CHARS
 
 
@@ -80,7 +81,8 @@ async def test_a_loaded_script_leads_the_vocabulary_and_is_announced(server: Ass
         text = await _vocabulary(client)
 
     assert getattr(event, "uri", None) == VOCABULARY_URI
-    assert text.startswith("Blog Post Writing Assistant, discovery, outline, writing, Apartment lease summary")
+    expected = "Blog Post Writing Assistant, discovery, outline, writing, Apartment lease summary"
+    assert text.startswith(", ".join([*COMMANDS, expected]))
     assert len(text) <= MAX_CHARS
 
 
@@ -100,6 +102,6 @@ async def test_a_changed_library_announces_its_new_words(config: Config, server:
     assert "Zanzibar" in text.split(", ") and "Mwanaisha" in text and "Zanzibar" not in before
 
 
-async def test_without_a_library_or_script_the_vocabulary_is_empty(config: Config) -> None:
+async def test_without_a_library_or_script_the_vocabulary_is_the_server_s_commands(config: Config) -> None:
     async with Client(build_server(config), raise_exceptions=True) as client:
-        assert await _vocabulary(client) == ""
+        assert await _vocabulary(client) == ", ".join(COMMANDS)  # a prompt of names alone hears commands worse

@@ -17,6 +17,9 @@ from voice_client.config import Config
 from voice_client.session import RealtimeSession
 from voice_client.tools import VOCABULARY_URI, McpTools
 
+COMMANDS = "Search my library, create a file, write it to a file, a heading, a line, load a script, next stage, save it"
+"""What the MCP server's vocabulary starts with (`mcp_server.vocabulary.COMMANDS`: another program's)."""
+
 
 def _library_server() -> MCPServer:
     """A server whose vocabulary grows when a document is added (as the assistant's does after indexing)."""
@@ -79,12 +82,12 @@ async def test_the_assistants_vocabulary_follows_its_script(tmp_path: Path) -> N
     with running_mcp_server(make_config(tmp_path)) as base:
         config = Config.from_env({"MCP_SERVER_URL": base + "/mcp", "OPENAI_API_KEY": "sk-test"}, base_dir=tmp_path)
         async with McpTools(config) as tools:
-            assert tools.vocabulary == ""  # no library, no script
+            assert tools.vocabulary == COMMANDS  # no library, no script: the server's commands
             assert not (await tools.call("load_script", '{"script_name": "blog_writer"}')).is_error
             async with asyncio.timeout(5):
                 vocabulary = await anext(aiter(tools.vocabulary_changes()))
 
-    assert vocabulary == "Blog Post Writing Assistant, discovery, outline, writing" == tools.vocabulary
+    assert vocabulary == f"{COMMANDS}, Blog Post Writing Assistant, discovery, outline, writing" == tools.vocabulary
 
 
 async def test_a_server_without_a_vocabulary_sends_no_prompt(client_config: Callable[..., Config]) -> None:
