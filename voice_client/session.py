@@ -26,7 +26,7 @@ from voice_client.listeners import Callback, EventFeed, SessionCallbacks, notify
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
 from voice_client.responses import Responses
-from voice_client.tools import McpTools, ToolOutcome, failure, reconnect_delays
+from voice_client.toolbox import McpTools, ToolOutcome, failure, reconnect_delays
 from voice_client.transcript import Transcript
 
 logger = logging.getLogger(__name__)
