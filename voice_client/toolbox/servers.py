@@ -21,6 +21,8 @@ Approval = Literal["always", "never", "destructive"] | frozenset[str]
 """Which calls of a server need the user's spoken yes: all, none, the destructive ones (see `approvals.py`),
 or the tools named."""
 
+OWN_SERVER = "assistant"
+"""The name of the assistant's own MCP server among the configured ones (its tools keep their names)."""
 _TYPES: dict[str, Transport] = {
     "stdio": "stdio",
     "http": "http",

@@ -15,25 +15,26 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import mcp.types as mcp_types
 from mcp import MCPError
 
-from voice_client.config import Config
 from voice_client.toolbox import names
 from voice_client.toolbox.approvals import Ask, approval_question
 from voice_client.toolbox.connection import Connection, ServerDown, describe
 from voice_client.toolbox.outcome import ToolOutcome, failure, outcome_of, realtime_tool
-from voice_client.toolbox.servers import ServerSpec
+from voice_client.toolbox.servers import OWN_SERVER, ServerSpec
+
+if TYPE_CHECKING:  # config.py reads the servers file with servers.py: no import cycle at run time
+    from voice_client.config import Config
 
 logger = logging.getLogger(__name__)
 
 MAX_TOOLS = 100
 """Most tools registered on a session: well under the Realtime API's 128, leaving the model room to choose.
 Tools past it (last servers first) are left out, and a warning names them."""
-OWN_SERVER = "assistant"
-"""The config key of the assistant's own server (its tools keep their names)."""
 
 
 def own_server(config: Config, client_id: str) -> ServerSpec:
@@ -54,12 +55,18 @@ def own_server(config: Config, client_id: str) -> ServerSpec:
     )
 
 
+def _as_own(spec: ServerSpec, client_id: str) -> ServerSpec:
+    """A config file's `assistant` entry: our own server, trusted, its tool names unchanged."""
+    return replace(spec, own=True, trusted=True, headers=(("X-Client-Id", client_id), *spec.headers))
+
+
 class McpTools:
     """The tools of every server, usable as `async with McpTools(config, servers) as tools`.
 
     Args:
         servers: the servers to use besides our own (`read_servers`); disabled ones are skipped.
-        own: connect the assistant's own server too (required at start-up).
+            Default: `config.mcp_servers` (`MCP_CONFIG`).
+        own: connect the assistant's own server too (required at start-up). Default: `config.mcp_own`.
         ping_interval_s: how often a server that cannot `subscriptions/listen` is pinged to notice its death.
 
     Raises (on enter):
@@ -69,13 +76,17 @@ class McpTools:
     def __init__(
         self,
         config: Config,
-        servers: Sequence[ServerSpec] = (),
+        servers: Sequence[ServerSpec] | None = None,
         *,
-        own: bool = True,
+        own: bool | None = None,
         ping_interval_s: float = 5.0,
     ) -> None:
         self._config = config
-        specs = ([own_server(config, uuid.uuid4().hex)] if own else []) + [s for s in servers if s.enabled]
+        own = config.mcp_own if own is None else own
+        servers = config.mcp_servers if servers is None else servers
+        client_id = uuid.uuid4().hex
+        listed = [_as_own(s, client_id) if s.name == OWN_SERVER else s for s in servers if s.enabled]
+        specs = ([own_server(config, client_id)] if own else []) + listed
         if len({s.name for s in specs}) != len(specs):
             raise ValueError(f"two servers share a name: {', '.join(s.name for s in specs)}")
         self._connections = [Connection(s, self._changed, ping_interval_s=ping_interval_s) for s in specs]
@@ -114,7 +125,8 @@ class McpTools:
             reason = describe(connection.last_error) if connection.last_error else "timeout"
             if connection.spec.own:
                 await self.__aexit__(None, None, None)
-                raise ConnectionError(f"cannot reach the MCP server at {self._config.mcp_url} ({reason})")
+                where = connection.spec.url or " ".join(connection.spec.command)
+                raise ConnectionError(f"cannot reach the MCP server at {where} ({reason})")
             logger.warning("MCP server %s did not start (%s); going on without its tools", connection.spec.name, reason)
         self._started = True
         self._changed(announce=False)
