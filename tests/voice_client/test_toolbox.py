@@ -19,7 +19,8 @@ from tests.realtime_peer import (
     session_updated,
     text_reply,
 )
-from tests.servers import NODE_BIN, mcp_servers_file
+from tests.servers import NODE_BIN, mcp_servers_file, serve_in_thread
+from tests.voice_client.test_tool_changes import _growing_server
 from voice_client.config import Config
 from voice_client.session import RealtimeSession
 from voice_client.toolbox import MAX_TOOLS, McpTools
@@ -105,3 +106,23 @@ async def test_filters_decide_which_tools_the_model_gets(tmp_path: Path, mcp_url
         names = {d["name"] for d in tools.definitions}
     assert "files__read_text_file" in names and "file_operation" in names
     assert not any(n.startswith(("memory__", "files__write")) for n in names)
+
+
+async def test_a_tool_list_change_of_any_server_re_registers_the_full_list(tmp_path: Path, mcp_url: str) -> None:
+    with serve_in_thread(_growing_server().streamable_http_app()) as base:
+        servers = {"assistant": {"url": mcp_url}, "growing": {"url": base + "/mcp"}}
+        script = [
+            Step(None, send=[session_created()]),
+            Step("session.update", where=lambda e: "growing__extra" not in tool_names(e), reply=session_updated),
+            Step(
+                "session.update",
+                where=lambda e: {"growing__grow", "growing__extra", "file_operation"} <= set(tool_names(e)),
+                reply=session_updated,
+            ),
+        ]
+        async with RealtimePeer(script) as peer:
+            config = client_for(peer.url, tmp_path, servers)
+            async with McpTools(config) as tools, RealtimeSession(config, tools=tools):
+                assert not (await tools.call("growing__grow", "{}")).is_error
+                await peer.finished()
+                assert (await tools.call("growing__extra", "{}")).output == "extra"

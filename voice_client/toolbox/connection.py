@@ -3,7 +3,7 @@
 One task owns the MCP `Client` (anyio scopes must be entered and left in the same task). It reconnects
 when the server restarts, dies or terminates the session, with backoff, for as long as the toolbox lives;
 while it is down its tool list is empty. It follows `tools/list_changed` and the server's vocabulary
-(`VOCABULARY_URI`); a server that cannot `subscriptions/listen` is pinged so that its death is noticed.
+(`VOCABULARY_URI`); a server that cannot `subscriptions/listen` is polled (its tool list) so that its death is noticed.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import httpx2
 import mcp.types as mcp_types
 from mcp import Client, MCPError, StdioServerParameters
@@ -30,6 +31,9 @@ CLIENT_INFO = mcp_types.Implementation(name="realtime-mcp-assistant-voice", vers
 """How the voice client names itself to MCP servers (not the SDK's default "mcp")."""
 RETRYABLE = ("Session terminated", "Connection closed")
 """MCPError messages after which the server cannot have run the call: reconnect and send it again."""
+
+_TRANSPORT_ERRORS = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
+"""What a stream to a dead server raises (a killed stdio child's pipes)."""
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ class Connection:
         spec: ServerSpec,
         on_change: Callable[[], None],
         *,
-        ping_interval_s: float = 5.0,
+        poll_interval_s: float = 5.0,
         elicitation_callback: ElicitationFnT | None = None,
     ) -> None:
         self.spec = spec
@@ -70,13 +74,14 @@ class Connection:
         """The server's `VOCABULARY_URI` text ("" if it has none)."""
         self.last_error: BaseException | None = None
         self._on_change = on_change
-        self._ping_interval_s = ping_interval_s
+        self._poll_interval_s = poll_interval_s
         self._elicitation_callback = elicitation_callback
         self._client: Client | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._closing = False
-        self._reported = False  # its being down was logged at WARNING (once per outage)
+        self.reported = False
+        """Its being down was logged at WARNING (once per outage)."""
         self._owner: asyncio.Task[None] | None = None
 
     @property
@@ -138,7 +143,7 @@ class Connection:
                 async with contextlib.AsyncExitStack() as stack:
                     client = await stack.enter_async_context(await self._open(stack))
                     await self._refresh(client)
-                    self._client, delays, self._reported = client, reconnect_delays(), False
+                    self._client, delays, self.reported = client, reconnect_delays(), False
                     self._wake.clear()
                     self._ready.set()
                     logger.info("MCP server %s connected (%d tools)", self.spec.name, len(self.tools))
@@ -153,8 +158,8 @@ class Connection:
             self._went_down()
             if not self._closing:
                 delay_s = next(delays)
-                level = logging.DEBUG if self._reported else logging.WARNING
-                self._reported = True
+                level = logging.DEBUG if self.reported else logging.WARNING
+                self.reported = True
                 reason = describe(self.last_error) if self.last_error else "connection ended"
                 name = self.spec.name
                 logger.log(level, "MCP server %s is unavailable (%s); retrying in %.1f s", name, reason, delay_s)
@@ -187,7 +192,7 @@ class Connection:
         return Client(streamable_http_client(spec.url, http_client=http), **options)
 
     async def _refresh(self, client: Client) -> None:
-        tools = (await client.list_tools()).tools
+        tools = (await client.list_tools(cache_mode="bypass")).tools
         changed = [t.model_dump() for t in tools] != [t.model_dump() for t in self.tools]
         self.tools = tools
         vocabulary = await self._read_vocabulary(client)
@@ -204,28 +209,30 @@ class Connection:
         return "".join(c.text for c in result.contents if isinstance(c, mcp_types.TextResourceContents)).strip()
 
     async def _watch(self, client: Client) -> None:
-        """Follow tool-list and vocabulary changes; when the stream ends or a ping fails, reconnect."""
+        """Follow tool-list and vocabulary changes; however the stream or the polling ends, reconnect."""
         try:
             async with client.listen(tools_list_changed=True, resource_subscriptions=[VOCABULARY_URI]) as subscription:
                 await self._refresh(client)  # what changed before the server listened for us
                 async for _event in subscription:  # ToolsListChanged or ResourceUpdated: both re-read
                     await self._refresh(client)
         except ListenNotSupportedError:
-            logger.debug("MCP server %s predates subscriptions/listen; pinging it instead", self.spec.name)
-            await self._ping_forever(client)
-        except (MCPError, RuntimeError, OSError) as exc:
+            logger.debug("MCP server %s predates subscriptions/listen; polling it instead", self.spec.name)
+            await self._poll_forever(client)
+        except (MCPError, RuntimeError, OSError, *_TRANSPORT_ERRORS) as exc:
             logger.info("MCP server %s change stream ended (%s)", self.spec.name, type(exc).__name__)
-        if not self._closing:
-            self._reconnect(client)
+        finally:
+            if not self._closing:
+                self._reconnect(client)
 
-    async def _ping_forever(self, client: Client) -> None:
-        """Returns when the server stops answering pings (a dead stdio child, a stopped HTTP server)."""
+    async def _poll_forever(self, client: Client) -> None:
+        """Re-list the tools every `poll_interval_s` (`ping` is deprecated as of 2026-07-28); returns when the
+        server stops answering (a dead stdio child, a stopped HTTP server)."""
         while True:
-            await asyncio.sleep(self._ping_interval_s)
+            await asyncio.sleep(self._poll_interval_s)
             try:
-                async with asyncio.timeout(max(self._ping_interval_s, 2.0)):
-                    await client.send_ping()
-            except (MCPError, TimeoutError, OSError, RuntimeError) as exc:
+                async with asyncio.timeout(max(self._poll_interval_s, 2.0)):
+                    await self._refresh(client)
+            except (MCPError, TimeoutError, OSError, RuntimeError, *_TRANSPORT_ERRORS) as exc:
                 logger.info("MCP server %s stopped answering (%s)", self.spec.name, describe(exc))
                 return
 

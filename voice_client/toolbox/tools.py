@@ -67,7 +67,8 @@ class McpTools:
         servers: the servers to use besides our own (`read_servers`); disabled ones are skipped.
             Default: `config.mcp_servers` (`MCP_CONFIG`).
         own: connect the assistant's own server too (required at start-up). Default: `config.mcp_own`.
-        ping_interval_s: how often a server that cannot `subscriptions/listen` is pinged to notice its death.
+        poll_interval_s: how often a server that cannot `subscriptions/listen` is polled (its tool list)
+            to notice its death.
 
     Raises (on enter):
         ConnectionError: if our own server cannot be reached within `config.mcp_connect_timeout_s`.
@@ -79,7 +80,7 @@ class McpTools:
         servers: Sequence[ServerSpec] | None = None,
         *,
         own: bool | None = None,
-        ping_interval_s: float = 5.0,
+        poll_interval_s: float = 5.0,
     ) -> None:
         self._config = config
         own = config.mcp_own if own is None else own
@@ -89,7 +90,7 @@ class McpTools:
         specs = ([own_server(config, client_id)] if own else []) + listed
         if len({s.name for s in specs}) != len(specs):
             raise ValueError(f"two servers share a name: {', '.join(s.name for s in specs)}")
-        self._connections = [Connection(s, self._changed, ping_interval_s=ping_interval_s) for s in specs]
+        self._connections = [Connection(s, self._changed, poll_interval_s=poll_interval_s) for s in specs]
         self._routes: dict[str, tuple[Connection, mcp_types.Tool]] = {}
         self._definitions: list[dict[str, Any]] = []
         self.left_out: list[str] = []
@@ -127,7 +128,9 @@ class McpTools:
                 await self.__aexit__(None, None, None)
                 where = connection.spec.url or " ".join(connection.spec.command)
                 raise ConnectionError(f"cannot reach the MCP server at {where} ({reason})")
-            logger.warning("MCP server %s did not start (%s); going on without its tools", connection.spec.name, reason)
+            if not connection.reported:  # one line per outage: the connection may have said it already
+                connection.reported = True
+                logger.warning("MCP server %s did not start (%s); going on without it", connection.spec.name, reason)
         self._started = True
         self._changed(announce=False)
         return self
