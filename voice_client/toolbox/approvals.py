@@ -34,11 +34,13 @@ _FILLER = re.compile(r"^(um+|uh+|er+|well|oh|hmm+)\b[\s,]*")
 
 
 def classify(answer: str) -> Verdict:
-    """The user's answer to a yes/no question: anchored at its start, so "no, keep it" is no and "I'm not sure"
-    or "cancel the meeting? yes" are unclear rather than misread."""
+    """The user's answer to a yes/no question: anchored at its start, so "no, keep it" is no, and "I'm not sure",
+    "cancel the meeting" or "yes, no, wait" are unclear rather than misread."""
     text = re.sub(r"[^\w\s']", " ", answer.lower()).strip()
     text = _FILLER.sub("", re.sub(r"\s+", " ", text))
     yes, no = bool(_YES.match(text)), bool(_NO.match(text))
+    if yes and re.search(r"\b(no|not|don't|wait)\b", text):
+        return "unclear"  # "yes, no, wait": better asked again than misread
     if yes == no:
         return "unclear"
     if no and re.match(r"^(cancel|stop)\b", text) and len(text.split()) > 2:
