@@ -209,10 +209,11 @@ class McpTools:
         return await self._forward(connection, tool.name, args)
 
     def writes(self, name: str) -> bool:
-        """True unless public tool `name` is known to be read-only (a write must not be cancelled)."""
+        """False only for a tool marked read-only (`readOnlyHint`, the same hint that spares it an approval):
+        a barge-in may stop such a call, never any other."""
         found = self._routes.get(name)
-        annotations = found[1].annotations if found else None
-        return not (annotations is not None and annotations.read_only_hint and found[0].spec.trusted)
+        hints = found[1].annotations if found else None
+        return not (hints is not None and hints.read_only_hint)
 
     async def _forward(self, connection: Connection, tool: str, args: dict[str, Any]) -> ToolOutcome:
         started = time.perf_counter()
