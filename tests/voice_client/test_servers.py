@@ -128,3 +128,15 @@ async def test_the_cli_prints_one_line_for_a_bad_config_file(tmp_path: Path) -> 
         err.strip()
         == "configuration error: " + f"{tmp_path / 'mcp.json'}: server 'files': 'env' must be an object of strings"
     )
+
+
+def test_the_demo_keeps_its_own_server_beside_the_configured_ones(tmp_path: Path) -> None:
+    import argparse
+
+    import demo
+
+    path = _file(tmp_path, {"mcpServers": {"memory": {"command": "mcp-server-memory"}}})
+    args = argparse.Namespace(voice=None, offline=True, mcp_config=str(path))
+    config = demo._client_config({}, args, "http://127.0.0.1:9/mcp", "ws://127.0.0.1:9/v1/realtime")
+    assert config.mcp_own and config.mcp_url == "http://127.0.0.1:9/mcp"
+    assert [s.name for s in config.mcp_servers] == ["memory"]
