@@ -19,6 +19,9 @@ from voice_client.toolbox import classify
 
 logger = logging.getLogger(__name__)
 
+APPROVAL_KEY = "pending_approval"
+"""Contract (README, "Contracts between the programs"): a function output whose JSON has this string is a
+question about a held call; the offline engine says it as it is (`local_realtime/brain.py`)."""
 Say = Callable[[str], Awaitable[None]]
 """Puts a question for the user into the conversation and asks the model to speak it."""
 
@@ -26,7 +29,7 @@ Say = Callable[[str], Awaitable[None]]
 def pending_output(question: str) -> str:
     """The function output that makes the model ask `question` and wait."""
     note = "Nothing has been done yet. Ask the user exactly this question, then wait; do not call the tool again."
-    return json.dumps({"pending_approval": question, "note": note}, ensure_ascii=False)
+    return json.dumps({APPROVAL_KEY: question, "note": note}, ensure_ascii=False)
 
 
 class Consent:
