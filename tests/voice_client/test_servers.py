@@ -142,12 +142,15 @@ def test_the_demo_keeps_its_own_server_beside_the_configured_ones(tmp_path: Path
     assert [s.name for s in config.mcp_servers] == ["memory"]
 
 
-def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
+def test_the_readme_examples_are_valid_configs(tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = [block.split("```", 1)[0] for block in readme.split("```json\n")[1:]]
-    example = next(block for block in blocks if '"mcpServers"' in block)
+    claude_desktop, ours = (block for block in blocks if '"mcpServers"' in block)
     path = tmp_path / "mcp.json"
-    path.write_text(example, encoding="utf-8")
+    path.write_text(claude_desktop, encoding="utf-8")
+    (assistant,) = read_servers(path, {})
+    assert assistant.transport == "stdio" and assistant.command[1:3] == ("-m", "mcp_server")
+    path.write_text(ours, encoding="utf-8")
     files, memory, remote = read_servers(path, {"HOME": "/home/u", "REMOTE_TOKEN": "t"})
     assert files.command[-1] == "/home/u/notes" and dict(memory.env)["MEMORY_FILE_PATH"] == "./memory.jsonl"
     assert memory.require_approval == "never" and remote.allowed_tools == {"search"} and remote.call_timeout_s == 20
