@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from mcp.server import MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from pydantic import BaseModel, Field
 
 from mcp_server.config import Config as ServerConfig
 from tests.realtime_peer import (
@@ -20,7 +23,7 @@ from tests.realtime_peer import (
     session_updated,
     text_reply,
 )
-from tests.servers import NODE_BIN
+from tests.servers import NODE_BIN, serve_in_thread
 from tests.voice_client.test_toolbox import client_for, three_servers
 from voice_client.config import Config
 from voice_client.session import RealtimeSession
@@ -220,3 +223,50 @@ async def test_another_servers_write_asks_unless_its_tool_is_read_only(tmp_path:
     assert asked == [f"Run Write File on files with path {str(hello)[:37]}..., content overwritten?"]
     assert "declined" in json.loads(declined.output) and hello.read_bytes() == before
     assert not read.is_error and not created.is_error
+
+
+class Confirm(BaseModel):
+    confirm: bool = Field(description="Empty it?")
+
+
+async def confirm_empty() -> Elicit[Confirm]:
+    """The server's own question (module level: the tool's string annotations are resolved here)."""
+    return Elicit("Empty the bin? Its 1 file would be gone.", Confirm)
+
+
+@pytest.fixture
+def eliciting_url(tmp_path: Path) -> Iterator[str]:
+    """A server whose `empty_bin` asks the user itself (MCP elicitation) before it deletes `bin/`."""
+    mcp = MCPServer("bin")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "old.txt").write_text("old", encoding="utf-8")
+
+    @mcp.tool()
+    async def empty_bin(confirm: Annotated[Confirm, Resolve(confirm_empty)]) -> str:
+        """Delete everything in the bin."""
+        if confirm.confirm:
+            (tmp_path / "bin" / "old.txt").unlink()
+        return "emptied" if confirm.confirm else "kept"
+
+    with serve_in_thread(mcp.streamable_http_app()) as base:
+        yield base + "/mcp"
+
+
+@pytest.mark.parametrize(("answer", "emptied"), [("yes", True), ("no", False)])
+async def test_a_servers_own_question_is_asked_the_same_spoken_way(
+    tmp_path: Path, mcp_url: str, eliciting_url: str, answer: str, emptied: bool
+) -> None:
+    servers = {"assistant": {"url": mcp_url}, "bin": {"url": eliciting_url, "requireApproval": "never"}}
+    question = "Empty the bin? Its 1 file would be gone."
+    script = [*_held_call("Empty the bin", "bin__empty_bin", "{}", question), _user_says(answer), *_outcome("r3")]
+    async with RealtimePeer(script) as peer:
+        cfg = client_for(peer.url, tmp_path, servers, TOOL_TIMEOUT_S="2", APPROVAL_TIMEOUT_S="5")
+        async with McpTools(cfg) as tools, RealtimeSession(cfg, tools=tools) as session:
+            await run_text_turn(session, "Empty the bin")
+            await run_text_turn(session, answer)
+        await peer.finished()
+    assert (tmp_path / "bin" / "old.txt").exists() is not emptied
+    outputs = [
+        e["item"]["output"] for e in peer.of_type("conversation.item.create") if _item("function_call_output")(e)
+    ]
+    assert (outputs[-1] == "emptied") is emptied, outputs[-1]

@@ -11,18 +11,22 @@ defaults to true); for any other server every tool not marked read-only asks. Ou
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import mcp.types as mcp_types
 from mcp import MCPError
 
-from voice_client.toolbox.connection import Connection, ServerDown
+if TYPE_CHECKING:  # connection.py answers elicitations with this module
+    from voice_client.toolbox.connection import Connection
 
 Ask = Callable[[str], Awaitable[bool]]
 """Asks the user `question` and returns True for their yes (False for no, silence or a second unclear answer)."""
 Verdict = Literal["yes", "no", "unclear"]
+
+logger = logging.getLogger(__name__)
 
 OWN_FILE_TOOL = "file_operation"
 _YES = re.compile(
@@ -63,6 +67,29 @@ async def approval_question(connection: Connection, tool: mcp_types.Tool, args: 
     return _generic_question(spec.name, tool, args)
 
 
+async def answer_elicitation(params: mcp_types.ElicitRequestParams, ask: Ask | None) -> mcp_types.ElicitResult:
+    """A server's own question (MCP elicitation) asked the same spoken way: yes accepts the form with its
+    booleans true and its defaults, no or silence declines. A form that needs words (a required field that is
+    not a yes/no and has no default), a link to open (URL mode) or a call nobody can ask about is declined."""
+    content = _spoken_form(params.requested_schema) if isinstance(params, mcp_types.ElicitRequestFormParams) else None
+    if ask is None or content is None:
+        logger.info("elicitation %r declined: it cannot be answered with a yes or no", params.message)
+        return mcp_types.ElicitResult(action="decline")
+    if await ask(params.message):
+        return mcp_types.ElicitResult(action="accept", content=content)
+    return mcp_types.ElicitResult(action="decline")
+
+
+def _spoken_form(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    content: dict[str, Any] = {}
+    for name, field in dict(schema.get("properties") or {}).items():
+        if isinstance(field, dict) and field.get("type") == "boolean":
+            content[name] = True
+        elif isinstance(field, dict) and "default" in field:
+            content[name] = field["default"]
+    return None if any(name not in content for name in schema.get("required") or []) else content
+
+
 def _destructive(tool: mcp_types.Tool, trusted: bool) -> bool:
     hints = tool.annotations
     if hints is None or not hints.read_only_hint:
@@ -100,7 +127,7 @@ async def _line_count(connection: Connection, filename: str) -> int:
     """Lines in workspace file `filename` (0 when it is missing or empty), read through our own server."""
     try:
         result = await connection.call(OWN_FILE_TOOL, {"operation": "read", "filename": filename, "max_lines": 1}, 10)
-    except (MCPError, ServerDown, TimeoutError):
+    except (MCPError, ConnectionError, TimeoutError):  # ConnectionError: `ServerDown`
         return 0
     structured = result.structured_content or {}
     if result.is_error or not structured.get("content", "").strip():

@@ -18,12 +18,12 @@ import anyio
 import httpx2
 import mcp.types as mcp_types
 from mcp import Client, MCPError, StdioServerParameters
-from mcp.client.session import ElicitationFnT
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 from websockets.client import backoff
 
+from voice_client.toolbox.approvals import Ask, answer_elicitation
 from voice_client.toolbox.outcome import VOCABULARY_URI
 from voice_client.toolbox.servers import ServerSpec
 
@@ -65,7 +65,6 @@ class Connection:
         on_change: Callable[[], None],
         *,
         poll_interval_s: float = 5.0,
-        elicitation_callback: ElicitationFnT | None = None,
     ) -> None:
         self.spec = spec
         self.tools: list[mcp_types.Tool] = []
@@ -75,7 +74,6 @@ class Connection:
         self.last_error: BaseException | None = None
         self._on_change = on_change
         self._poll_interval_s = poll_interval_s
-        self._elicitation_callback = elicitation_callback
         self._client: Client | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -83,6 +81,7 @@ class Connection:
         self.reported = False
         """Its being down was logged at WARNING (once per outage)."""
         self._owner: asyncio.Task[None] | None = None
+        self._asks: list[Ask] = []  # of the calls in flight: a server's own question goes to the newest
 
     @property
     def up(self) -> bool:
@@ -106,13 +105,25 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._owner
 
-    async def call(self, tool: str, args: dict[str, Any], timeout_s: float) -> mcp_types.CallToolResult:
-        """Run `tool` once (again after a reconnect if the session was lost before it ran).
+    async def call(
+        self, tool: str, args: dict[str, Any], timeout_s: float, ask: Ask | None = None
+    ) -> mcp_types.CallToolResult:
+        """Run `tool` once (again after a reconnect if the session was lost before it ran); a question the
+        server asks meanwhile (MCP elicitation) goes to `ask` (declined when None).
 
         Raises:
             ServerDown: the server is not connected.
             MCPError: the server answered with an error (-32001 for its own timeout).
         """
+        if ask is not None:
+            self._asks.append(ask)
+        try:
+            return await self._call(tool, args, timeout_s)
+        finally:
+            if ask is not None:
+                self._asks.remove(ask)
+
+    async def _call(self, tool: str, args: dict[str, Any], timeout_s: float) -> mcp_types.CallToolResult:
         if self.spec.own:  # our own server's tools stay registered while it restarts: wait for it
             await self._ready.wait()
         client = self._current()
@@ -177,7 +188,7 @@ class Connection:
         options: dict[str, Any] = {
             "message_handler": self._on_message,
             "client_info": CLIENT_INFO,
-            "elicitation_callback": self._elicitation_callback,
+            "elicitation_callback": self._on_elicit,
         }
         if spec.transport == "stdio":
             command, *args = spec.command
@@ -195,7 +206,7 @@ class Connection:
         tools = (await client.list_tools(cache_mode="bypass")).tools
         changed = [t.model_dump() for t in tools] != [t.model_dump() for t in self.tools]
         self.tools = tools
-        vocabulary = await self._read_vocabulary(client)
+        vocabulary = await self._read_vocabulary(client) if self.spec.own else ""  # a contract of ours alone
         changed = changed or vocabulary != self.vocabulary
         self.vocabulary = vocabulary
         if changed and self.up:
@@ -211,7 +222,8 @@ class Connection:
     async def _watch(self, client: Client) -> None:
         """Follow tool-list and vocabulary changes; however the stream or the polling ends, reconnect."""
         try:
-            async with client.listen(tools_list_changed=True, resource_subscriptions=[VOCABULARY_URI]) as subscription:
+            resources = [VOCABULARY_URI] if self.spec.own else []
+            async with client.listen(tools_list_changed=True, resource_subscriptions=resources) as subscription:
                 await self._refresh(client)  # what changed before the server listened for us
                 async for _event in subscription:  # ToolsListChanged or ResourceUpdated: both re-read
                     await self._refresh(client)
@@ -235,6 +247,11 @@ class Connection:
             except (MCPError, TimeoutError, OSError, RuntimeError, *_TRANSPORT_ERRORS) as exc:
                 logger.info("MCP server %s stopped answering (%s)", self.spec.name, describe(exc))
                 return
+
+    async def _on_elicit(
+        self, context: object, params: mcp_types.ElicitRequestParams
+    ) -> mcp_types.ElicitResult | mcp_types.ErrorData:
+        return await answer_elicitation(params, self._asks[-1] if self._asks else None)
 
     async def _on_message(self, message: object) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification) and self._client is not None:

@@ -206,7 +206,7 @@ class McpTools:
         if ask is not None and question is not None and not await ask(question):
             logger.info("user declined %s of %s", tool.name, connection.spec.name)
             return declined(tool.name)
-        return await self._forward(connection, tool.name, args)
+        return await self._forward(connection, tool.name, args, ask)
 
     def writes(self, name: str) -> bool:
         """False only for a tool marked read-only (`readOnlyHint`, the same hint that spares it an approval):
@@ -215,13 +215,23 @@ class McpTools:
         hints = found[1].annotations if found else None
         return not (hints is not None and hints.read_only_hint)
 
-    async def _forward(self, connection: Connection, tool: str, args: dict[str, Any]) -> ToolOutcome:
+    async def _forward(self, connection: Connection, tool: str, args: dict[str, Any], ask: Ask | None) -> ToolOutcome:
         started = time.perf_counter()
         timeout_s = connection.spec.call_timeout_s or self._config.tool_timeout_s
         server = connection.spec.name
         try:
-            async with asyncio.timeout(timeout_s):
-                result = await connection.call(tool, args, timeout_s)
+            async with asyncio.timeout(timeout_s) as deadline:
+
+                async def ask_untimed(question: str) -> bool:
+                    """The user's time to answer a server's own question does not count against the call."""
+                    assert ask is not None
+                    deadline.reschedule(None)
+                    try:
+                        return await ask(question)
+                    finally:
+                        deadline.reschedule(asyncio.get_running_loop().time() + timeout_s)
+
+                result = await connection.call(tool, args, timeout_s, ask_untimed if ask else None)
         except ServerDown:
             return failure(f"the {server} tools are unavailable right now (its server is down); try again later")
         except TimeoutError:
