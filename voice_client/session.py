@@ -263,6 +263,8 @@ class RealtimeSession(SessionCallbacks):
     async def _configure(self, ws: ClientConnection) -> None:
         tools, vocabulary = (self._tools.definitions, self._tools.vocabulary) if self._tools else ([], "")
         await realtime.send(ws, realtime.session_update(self._config, self.instructions, tools, vocabulary))
+        if self._consent.waiting and (update := realtime.turn_update(self._config, create_response=False)):
+            await realtime.send(ws, update)  # a question still waits for the user's answer
         if self._generation == 1:
             return
         for event in self._history.replay(self._generation):

@@ -4,10 +4,12 @@ the reference filesystem and memory servers (npm, pinned in tools/package.json) 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.server import MCPServer
 
 from tests.realtime_peer import (
     RealtimePeer,
@@ -126,3 +128,26 @@ async def test_a_tool_list_change_of_any_server_re_registers_the_full_list(tmp_p
                 assert not (await tools.call("growing__grow", "{}")).is_error
                 await peer.finished()
                 assert (await tools.call("growing__extra", "{}")).output == "extra"
+
+
+@pytest.fixture
+def crowded_url() -> Iterator[str]:
+    mcp = MCPServer("crowded")
+    for number in range(110):
+        mcp.add_tool(lambda: "ok", name=f"tool_{number:03d}", description="One of many.")
+    with serve_in_thread(mcp.streamable_http_app()) as base:
+        yield base + "/mcp"
+
+
+async def test_past_the_ceiling_tools_are_left_out_and_named(
+    tmp_path: Path, mcp_url: str, crowded_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = {"assistant": {"url": mcp_url}, "crowded": {"url": crowded_url}}
+    async with McpTools(client_for("ws://127.0.0.1:9/v1/realtime", tmp_path, servers)) as tools:
+        names = [d["name"] for d in tools.definitions]
+        left_out = tools.left_out
+    assert len(names) == MAX_TOOLS and "file_operation" in names  # our own server's tools come first
+    assert len(names) + len(left_out) > 110 and left_out[-1] == "crowded/tool_109"
+    assert all(name.startswith("crowded/") for name in left_out)
+    warning = next(r.getMessage() for r in caplog.records if "left out" in r.getMessage())
+    assert "crowded/tool_109" in warning and f"takes {MAX_TOOLS} at most" in warning
