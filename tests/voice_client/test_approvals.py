@@ -21,6 +21,7 @@ from tests.realtime_peer import (
     response_done,
     session_created,
     session_updated,
+    speech_started,
     text_reply,
 )
 from tests.servers import NODE_BIN, serve_in_thread
@@ -270,3 +271,52 @@ async def test_a_servers_own_question_is_asked_the_same_spoken_way(
         e["item"]["output"] for e in peer.of_type("conversation.item.create") if _item("function_call_output")(e)
     ]
     assert (outputs[-1] == "emptied") is emptied, outputs[-1]
+
+
+def _auto_response(on: bool) -> Callable[[dict[str, Any]], bool]:
+    def matches(event: dict[str, Any]) -> bool:
+        turn = event["session"].get("audio", {}).get("input", {}).get("turn_detection") or {}
+        return set(event["session"]) == {"type", "audio"} and turn.get("create_response") is on
+
+    return matches
+
+
+async def test_a_spoken_yes_from_the_transcript_runs_the_call_while_vad_waits(
+    client_config: Callable[..., Config], config: ServerConfig, mcp_url: str
+) -> None:
+    notes = config.workspace_dir / "notes.md"
+    notes.write_text(NOTES, encoding="utf-8")
+    question = "Overwrite notes.md? Its 4 lines would be replaced. Say yes or no."
+    heard = {
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": "item_u2",
+        "transcript": "Yes.",
+    }
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", reply=session_updated),
+        _user_says("Replace my notes"),
+        Step(
+            "response.create",
+            send=[
+                response_created("r1"),
+                *function_call("r1", "call_1", "file_operation", OVERWRITE),
+                response_done("r1"),
+            ],
+        ),
+        Step("session.update", where=_auto_response(False)),  # the user's answer must not start a reply by itself
+        Step("conversation.item.create", where=_asked(question)),
+        Step("response.create", send=text_reply("r2", "msg_2", question)),
+        Step(None, send=[speech_started("item_u2"), heard]),
+        Step("session.update", where=_auto_response(True)),
+        *_outcome("r3"),
+    ]
+    async with RealtimePeer(script, ignore=["input_audio_buffer.append"]) as peer:
+        cfg = client_config(peer.url, mcp_url, TRANSCRIPTION_MODEL="gpt-4o-mini-transcribe").with_overrides(
+            text_only=False
+        )
+        async with McpTools(cfg) as tools, RealtimeSession(cfg, tools=tools) as session:
+            await session.send_text("Replace my notes")
+            await peer.finished(timeout_s=10)
+    assert notes.read_text().strip() == "gone"
+    assert _last_output(peer)["success"] is True
