@@ -200,13 +200,21 @@ class McpTools:
             return failure("arguments must be a JSON object")
         found = self._routes.get(name)
         if found is None:
-            return failure(f"no tool named {name!r}; available: {', '.join(self._routes)}")
+            return failure(self._unknown(name))
         connection, tool = found
         question = await approval_question(connection, tool, args) if ask is not None else None
         if ask is not None and question is not None and not await ask(question):
             logger.info("user declined %s of %s", tool.name, connection.spec.name)
             return declined(tool.name)
         return await self._forward(connection, tool.name, args, ask)
+
+    def _unknown(self, name: str) -> str:
+        """Why `name` cannot be called: its server is down, or there is no such tool (some that exist)."""
+        for connection in self._connections:
+            if not connection.up and name.startswith(connection.spec.name + names.SEPARATOR):
+                return f"the {connection.spec.name} tools are unavailable right now (its server is down); try later"
+        known = list(self._routes)
+        return f"no tool named {name!r}; available: {', '.join(known[:30])}" + (" ..." if len(known) > 30 else "")
 
     def writes(self, name: str) -> bool:
         """False only for a tool marked read-only (`readOnlyHint`, the same hint that spares it an approval):
