@@ -121,3 +121,25 @@ async def test_a_call_past_its_servers_timeout_is_answered_with_an_error(
             outcome = await tools.call("slow__ponder", "{}")
         assert not (await tools.call("list_scripts", "{}")).is_error
     assert outcome.is_error and json.loads(outcome.output)["error"] == "ponder timed out after 0.3 s"
+
+
+async def test_a_server_that_never_answers_times_out_and_is_retried(
+    tmp_path: Path, mcp_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts the connection, answers nothing
+
+    silent = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    servers = {"assistant": {"url": mcp_url}, "silent": {"url": f"http://127.0.0.1:{port}/mcp", "connectTimeout": 300}}
+    try:
+        with caplog.at_level(logging.DEBUG, logger="voice_client.toolbox"):
+            async with McpTools(client_for("ws://127.0.0.1:9/v1/realtime", tmp_path, servers)) as tools:
+                assert not (await tools.call("list_scripts", "{}")).is_error
+                async with asyncio.timeout(10):
+                    while sum("silent is unavailable" in r.getMessage() for r in caplog.records) < 2:
+                        await asyncio.sleep(0.05)  # the background retries, each cut off after 300 ms
+    finally:
+        silent.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "silent" in warnings[0] and "timeout" in warnings[0].lower(), warnings

@@ -64,6 +64,7 @@ class Connection:
         spec: ServerSpec,
         on_change: Callable[[], None],
         *,
+        connect_timeout_s: float = 15.0,
         poll_interval_s: float = 5.0,
     ) -> None:
         self.spec = spec
@@ -73,6 +74,8 @@ class Connection:
         """The server's `VOCABULARY_URI` text ("" if it has none)."""
         self.last_error: BaseException | None = None
         self._on_change = on_change
+        self.connect_timeout_s = connect_timeout_s
+        """Longest one connect (transport, handshake, first tool list) may take before it is retried."""
         self._poll_interval_s = poll_interval_s
         self._client: Client | None = None
         self._ready = asyncio.Event()
@@ -152,8 +155,9 @@ class Connection:
         while not self._closing:
             try:
                 async with contextlib.AsyncExitStack() as stack:
-                    client = await stack.enter_async_context(await self._open(stack))
-                    await self._refresh(client)
+                    async with asyncio.timeout(self.connect_timeout_s):  # a server that never answers is retried
+                        client = await stack.enter_async_context(await self._open(stack))
+                        await self._refresh(client)
                     self._client, delays, self.reported = client, reconnect_delays(), False
                     self._wake.clear()
                     self._ready.set()

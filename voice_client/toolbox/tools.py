@@ -90,7 +90,15 @@ class McpTools:
         specs = ([own_server(config, client_id)] if own else []) + listed
         if len({s.name for s in specs}) != len(specs):
             raise ValueError(f"two servers share a name: {', '.join(s.name for s in specs)}")
-        self._connections = [Connection(s, self._changed, poll_interval_s=poll_interval_s) for s in specs]
+        self._connections = [
+            Connection(
+                spec,
+                self._changed,
+                connect_timeout_s=spec.connect_timeout_s or config.mcp_connect_timeout_s,
+                poll_interval_s=poll_interval_s,
+            )
+            for spec in specs
+        ]
         self._routes: dict[str, tuple[Connection, mcp_types.Tool]] = {}
         self._definitions: list[dict[str, Any]] = []
         self.left_out: list[str] = []
@@ -118,7 +126,7 @@ class McpTools:
     async def __aenter__(self) -> McpTools:
         for connection in self._connections:
             connection.start()
-        waits = [c.wait_up(c.spec.connect_timeout_s or self._config.mcp_connect_timeout_s) for c in self._connections]
+        waits = [c.wait_up(c.connect_timeout_s) for c in self._connections]
         ups = await asyncio.gather(*waits)
         for connection, up in zip(self._connections, ups, strict=True):
             if up:
