@@ -27,7 +27,7 @@ from voice_client.listeners import Callback, EventFeed, SessionCallbacks, notify
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
 from voice_client.responses import Responses
-from voice_client.toolbox import Ask, McpTools, ToolOutcome, failure, reconnect_delays
+from voice_client.toolbox import McpTools, ToolOutcome, failure, reconnect_delays
 from voice_client.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,6 @@ class RealtimeSession(SessionCallbacks):
         self._user_turns = 0  # user turns begun (speech started or text sent): a new one supersedes a tool loop
         self._ledger = CallLedger()
         self._consent = Consent(config.approval_timeout_s)
-        self._reads: dict[str, asyncio.Task[ToolOutcome]] = {}  # running read-only calls: a barge-in stops them
         self._history = History(config.history_items)
         self._events = EventFeed()
         self._ws: ClientConnection | None = None
@@ -378,11 +377,10 @@ class RealtimeSession(SessionCallbacks):
         async def ask(question: str) -> bool:
             nonlocal held
             held = True
-            self._reads.pop(call.call_id, None)  # the user's next words answer it: never stopped by them
             return await self._consent.decide(question, lambda prompt: self._ask_user(call, prompt))
 
         if self._tools is not None:
-            outcome = await self._forward(call, ask)
+            outcome = await self._tools.call(call.name, call.arguments, ask)
         else:
             outcome = failure("no tools are connected to this session")
         self._timer.tool_finished()
@@ -405,22 +403,6 @@ class RealtimeSession(SessionCallbacks):
                 logger.info("user spoke while %s ran; its result waits for their new turn", call.name)
                 return
             await self._request_response()
-
-    async def _forward(self, call: Call, ask: Ask) -> ToolOutcome:
-        """The call's outcome; a read-only call the user speaks over is stopped (the SDK tells its server)."""
-        assert self._tools is not None
-        task = asyncio.create_task(self._tools.call(call.name, call.arguments, ask))
-        if not self._tools.writes(call.name):
-            self._reads[call.call_id] = task
-        try:
-            await asyncio.wait({task})  # unlike `await task`, a cancelled call does not end this one
-        finally:
-            self._reads.pop(call.call_id, None)
-            task.cancel()  # only does something when this task itself was cancelled (the session closed)
-        if task.cancelled():
-            logger.info("read-only tool %s stopped: the user spoke over it", call.name)
-            return failure(f"{call.name} was stopped because the user started speaking; nothing was changed")
-        return task.result()
 
     async def _ask_user(self, call: Call, prompt: str) -> None:
         """Have the model ask `prompt` about held `call` (see `consent.py`); the user's turn then waits for us."""
@@ -467,5 +449,5 @@ class RealtimeSession(SessionCallbacks):
                 self._transcript.note(f"user interrupted after {cut.played_ms} ms of the reply")
         if (response_id := self._responses.cancel()) is not None:
             await self._send(realtime.response_cancel(response_id))
-        for task in self._reads.values():  # reads only: a write always completes and its outcome is sent
-            task.cancel()
+        if self._tools is not None:
+            self._tools.interrupt()  # stops read-only calls; a write always completes and its outcome is sent

@@ -107,6 +107,7 @@ class McpTools:
         self._vocabularies: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         self._vocabulary = ""
         self._started = False
+        self._reads: set[asyncio.Task[ToolOutcome]] = set()  # read-only calls running: `interrupt` stops them
 
     @property
     def definitions(self) -> list[dict[str, Any]]:
@@ -214,7 +215,35 @@ class McpTools:
         if ask is not None and question is not None and not await ask(question):
             logger.info("user declined %s of %s", tool.name, connection.spec.name)
             return declined(tool.name)
-        return await self._forward(connection, tool.name, args, ask)
+        if self.writes(name):
+            return await self._forward(connection, tool.name, args, ask)
+        return await self._stoppable(connection, tool.name, args, ask)
+
+    def interrupt(self) -> None:
+        """The user spoke over the assistant: stop the read-only calls still running (the SDK tells their
+        servers). Calls that write, and any waiting for the user's answer, go on."""
+        for task in self._reads:
+            task.cancel()
+
+    async def _stoppable(self, connection: Connection, tool: str, args: dict[str, Any], ask: Ask | None) -> ToolOutcome:
+        """A read-only call that `interrupt` may stop; its outcome then says so."""
+
+        async def ask_kept(question: str) -> bool:
+            self._reads.discard(task)  # the user's next words answer the server's question: never stopped by them
+            assert ask is not None
+            return await ask(question)
+
+        task = asyncio.create_task(self._forward(connection, tool, args, ask_kept if ask else None))
+        self._reads.add(task)
+        try:
+            await asyncio.wait({task})  # unlike `await task`, a stopped call does not stop this one
+        finally:
+            self._reads.discard(task)
+            task.cancel()  # does something only when this task itself was cancelled (the session closed)
+        if task.cancelled():
+            logger.info("read-only tool %s stopped: the user spoke over it", tool)
+            return failure(f"{tool} was stopped because the user started speaking; nothing was changed")
+        return task.result()
 
     def _unknown(self, name: str) -> str:
         """Why `name` cannot be called: its server is down, or there is no such tool (some that exist)."""
