@@ -32,6 +32,10 @@ def pending_output(question: str) -> str:
     return json.dumps({APPROVAL_KEY: question, "note": note}, ensure_ascii=False)
 
 
+class Busy(RuntimeError):
+    """A second question while one waits; the caller answers its call without running it."""
+
+
 class Consent:
     """One question at a time; `hear` gives it the user's next turn.
 
@@ -42,7 +46,6 @@ class Consent:
     def __init__(self, timeout_s: float) -> None:
         self._timeout_s = timeout_s
         self._answers: asyncio.Queue[str] | None = None
-        self._turn = asyncio.Lock()  # two held calls ask one after the other, never over each other
 
     @property
     def waiting(self) -> bool:
@@ -58,13 +61,18 @@ class Consent:
 
     async def decide(self, question: str, say: Say) -> bool:
         """Ask `question` through `say`; True for a yes. An unclear answer is asked once more; a second
-        unclear answer, a no or `timeout_s` of silence is a no."""
-        async with self._turn:
-            self._answers = asyncio.Queue()
-            try:
-                return await self._ask(question, say)
-            finally:
-                self._answers = None
+        unclear answer, a no or `timeout_s` of silence is a no.
+
+        Raises:
+            Busy: another question is still waiting (one at a time: the answer must be unambiguous).
+        """
+        if self._answers is not None:
+            raise Busy("another question is waiting for the user's answer")
+        self._answers = asyncio.Queue()
+        try:
+            return await self._ask(question, say)
+        finally:
+            self._answers = None
 
     async def _ask(self, question: str, say: Say) -> bool:
         assert self._answers is not None

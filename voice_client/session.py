@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from voice_client import realtime
 from voice_client.calls import Call, CallLedger
 from voice_client.config import Config
-from voice_client.consent import Consent, pending_output
+from voice_client.consent import Busy, Consent, pending_output
 from voice_client.history import History
 from voice_client.latency import TurnLatency, TurnTimer
 from voice_client.listeners import Callback, EventFeed, SessionCallbacks, notify
@@ -372,17 +372,24 @@ class RealtimeSession(SessionCallbacks):
 
     async def _run_call(self, call: Call) -> None:
         await notify(self.on_tool_call, call.name, call.arguments)
-        held = False
+        held = busy = False
 
         async def ask(question: str) -> bool:
-            nonlocal held
-            held = True
-            return await self._consent.decide(question, lambda prompt: self._ask_user(call, prompt))
+            nonlocal held, busy
+            try:
+                return await self._consent.decide(question, lambda prompt: self._ask_user(call, prompt))
+            except Busy:
+                busy = True
+                return False
+            finally:
+                held = not busy
 
         if self._tools is not None:
             outcome = await self._tools.call(call.name, call.arguments, ask)
         else:
             outcome = failure("no tools are connected to this session")
+        if busy:
+            outcome = failure(f"{call.name} did not run: another question waits for the user; ask about it after that")
         self._timer.tool_finished()
         if outcome.instructions and outcome.instructions != self.instructions:
             self.instructions = outcome.instructions

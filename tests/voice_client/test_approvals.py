@@ -320,3 +320,46 @@ async def test_a_spoken_yes_from_the_transcript_runs_the_call_while_vad_waits(
             await peer.finished(timeout_s=10)
     assert notes.read_text().strip() == "gone"
     assert _last_output(peer)["success"] is True
+
+
+async def test_two_destructive_calls_at_once_ask_one_question_at_a_time(
+    client_config: Callable[..., Config], config: ServerConfig, mcp_url: str
+) -> None:
+    for name in ("a.md", "b.md"):
+        (config.workspace_dir / name).write_text(NOTES, encoding="utf-8")
+    delete_a, delete_b = (json.dumps({"operation": "delete", "filename": n}) for n in ("a.md", "b.md"))
+    question = "Delete a.md? Its 4 lines would be lost."  # what the model says (the peer's script)
+    script = [
+        Step(None, send=[session_created()]),
+        Step("session.update", reply=session_updated),
+        _user_says("Delete both"),
+        Step(
+            "response.create",
+            send=[
+                response_created("r1"),
+                *function_call("r1", "call_a", "file_operation", delete_a, 0),
+                *function_call("r1", "call_b", "file_operation", delete_b, 1),
+                response_done("r1"),
+            ],
+        ),
+        Step("conversation.item.create", where=_item("function_call_output")),
+        Step("conversation.item.create", where=_item("function_call_output")),
+        Step("response.create", send=text_reply("r2", "msg_2", question)),
+        _user_says("no"),
+        *_outcome("r3"),
+    ]
+    async with RealtimePeer(script) as peer:
+        cfg = client_config(peer.url, mcp_url)
+        async with McpTools(cfg) as tools, RealtimeSession(cfg, tools=tools) as session:
+            await run_text_turn(session, "Delete both")
+            await run_text_turn(session, "no")
+        await peer.finished()
+    outputs = {
+        e["item"]["call_id"]: e["item"]["output"]
+        for e in peer.of_type("conversation.item.create")
+        if _item("function_call_output")(e)
+    }
+    first, second = sorted((json.loads(outputs[c]) for c in ("call_a", "call_b")), key=lambda o: "error" in o)
+    assert first["pending_approval"].startswith(("Delete a.md?", "Delete b.md?"))  # whichever asked first
+    assert "another question waits for the user" in second["error"]
+    assert all((config.workspace_dir / n).read_bytes() == NOTES.encode() for n in ("a.md", "b.md"))
