@@ -180,7 +180,7 @@ async def test_silence_is_a_no_after_the_timeout(
     assert "declined" in _last_output(peer)
 
 
-async def test_creating_appending_and_reading_never_ask(
+async def test_creating_appending_reading_and_script_steps_never_ask(
     client_config: Callable[..., Config], config: ServerConfig, mcp_url: str
 ) -> None:
     cfg = client_config("ws://127.0.0.1:9/v1/realtime", mcp_url)
@@ -199,6 +199,9 @@ async def test_creating_appending_and_reading_never_ask(
             {"operation": "replace", "filename": "a.md", "pattern": "one", "replacement": "1", "dry_run": True},
         ):
             outcome = await tools.call("file_operation", json.dumps(arguments), ask)
+            assert not outcome.is_error, outcome.output
+        for name, arguments in (("load_script", {"script_name": "blog_writer"}), ("next_stage", {})):
+            outcome = await tools.call(name, json.dumps(arguments), ask)  # not destructive: its own hints say so
             assert not outcome.is_error, outcome.output
     assert asked == []
 
