@@ -43,7 +43,8 @@ system-deps:
 	    espeak-ng flite sox libportaudio2 pocketsphinx-testdata pulseaudio pulseaudio-utils libasound2-plugins >/dev/null; \
 	fi
 
-# The MCP Inspector CLI, an external client the tests drive (project-local, pinned in tools/package.json).
+# The MCP Inspector CLI and the reference filesystem and memory MCP servers the tests drive (project-local:
+# `npm install` installs everything pinned in tools/package.json).
 $(INSPECTOR): tools/package.json
 	cd tools && npm install --no-audit --no-fund
 	touch $(INSPECTOR)

@@ -30,7 +30,7 @@ from voice_client.config import VOICES, Config, ConfigError
 from voice_client.console_log import explain, log_to_terminal
 from voice_client.front_end import FrontEnd, FrontEndError, add_arguments
 from voice_client.live_view import LiveView
-from voice_client.tools import McpTools
+from voice_client.toolbox import McpTools
 from voice_client.transcript import Transcript
 
 
@@ -47,6 +47,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     backend.add_argument("--openai", action="store_true", help="use OpenAI's Realtime API (needs OPENAI_API_KEY)")
     parser.add_argument("--realtime-url", help="use this Realtime WebSocket URL instead of starting an engine")
     parser.add_argument("--mcp-url", help="use this MCP server (…/mcp) instead of starting one")
+    parser.add_argument(
+        "--mcp-config", metavar="FILE", help="more MCP servers, from an mcpServers JSON file (default: MCP_CONFIG)"
+    )
     parser.add_argument("--mcp-port", type=int, default=0, help="port for the MCP server started here (default: free)")
     parser.add_argument("--engine-port", type=int, default=0, help="port for the offline engine (default: free)")
     parser.add_argument("--no-library", action="store_true", help="skip the document library (faster start)")
@@ -142,6 +145,7 @@ def _warmer(engine: Any, tools: McpTools, view: LiveView) -> Callable[[str], Any
 def _client_config(env: dict[str, str], args: argparse.Namespace, mcp_url: str, realtime_url: str) -> Config:
     settings = {"MCP_SERVER_URL": mcp_url, "REALTIME_URL": realtime_url, "MCP_TRANSPORT": "http"}
     settings |= {"DEFAULT_VOICE": args.voice} if args.voice else {}
+    settings |= {"MCP_CONFIG": args.mcp_config} if args.mcp_config else {}
     local = not Config(realtime_url=realtime_url).is_openai
     try:
         return Config.from_env(env | settings | ({"OPENAI_API_KEY": ""} if local and args.offline else {}))

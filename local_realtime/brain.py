@@ -15,6 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+APPROVAL_KEY = "pending_approval"
+"""Contract with the voice client (README, "Contracts between the programs"): a function output whose JSON has
+this string is a question for the user about a held tool call ("Overwrite notes.md? ... Say yes or no.")."""
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -134,8 +138,11 @@ class RuleBrain:
     ) -> Iterator[BrainOutput]:
         last = history[-1] if history else Entry("user", "")
         names = {t.name for t in tools}
+        if (question := pending_question(history)) is not None:
+            yield from words(question, stop)
+            return
         if last.role == "tool_result":
-            yield from _words(f"Done: {last.text[:80]}", stop)
+            yield from words(f"Done: {last.text[:80]}", stop)
             return
         if tool_choice != "none" and last.role == "user":
             calls = [(m.group(1), m.group(2)) for m in self._CALL.finditer(last.text)]
@@ -149,7 +156,7 @@ class RuleBrain:
                 if spoken and rule.tool in names:
                     yield FunctionCall(rule.tool, json.dumps({rule.argument: spoken.group(1).replace(" ", "_")}))
                     return
-        yield from _words(f"You said: {last.text}", stop)
+        yield from words(f"You said: {last.text}", stop)
 
     def warm(self, tools: list[ToolSpec], instructions: str) -> None:
         """Nothing to prepare: rules need no prompt cache."""
@@ -158,7 +165,21 @@ class RuleBrain:
         """Nothing to prepare: rules need no prompt."""
 
 
-def _words(text: str, stop: threading.Event) -> Iterator[TextDelta]:
+def pending_question(history: list[Entry]) -> str | None:
+    """The question a held tool call puts to the user, when the last entry is one (`APPROVAL_KEY`): said as it
+    is, by any brain, so that the user hears exactly what would happen."""
+    last = history[-1] if history else None
+    if last is None or last.role != "tool_result":
+        return None
+    try:
+        value = json.loads(last.text).get(APPROVAL_KEY)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def words(text: str, stop: threading.Event) -> Iterator[TextDelta]:
+    """`text` as `TextDelta`s, a word at a time, until `stop` is set."""
     pieces = text.split(" ")
     for i, word in enumerate(pieces):
         if stop.is_set():

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec
+from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, ToolSpec, pending_question, words
 from local_realtime.cpu import CpuTurns
 from local_realtime.decoding import Decoder, GrammarSampler
 from local_realtime.few_shot import Example
@@ -130,8 +130,12 @@ class LlamaBrain:
         """Yield the spoken text as `TextDelta`s while it generates (the answer, or the preamble of a tool
         call), then a `FunctionCall` at the end of a call.
 
-        Iterate to the end or `close()` the iterator: it holds the model until then.
+        Iterate to the end or `close()` the iterator: it holds the model until then. A held call's question
+        (`pending_question`) is said as it is, without the model.
         """
+        if (question := pending_question(history)) is not None:
+            yield from words(question, stop)
+            return
         while not self._lock.acquire(timeout=0.05):
             if stop.is_set():
                 return

@@ -28,6 +28,8 @@ class Step:
 
     expect: str | None
     where: Callable[[Event], bool] | None = None
+    after: asyncio.Event | None = None
+    """Wait for this before acting (something the test observes elsewhere, e.g. a tool started on its server)."""
     send: list[Event] = field(default_factory=list)
     reply: Callable[[Event], list[Event]] | None = None
     """Events computed from the matched client event, sent after `send`."""
@@ -112,6 +114,8 @@ class RealtimePeer:
     async def _play(self, ws: ServerConnection, index: int, steps: Iterable[Step]) -> None:
         for number, step in enumerate(steps, 1):
             event: Event = {}
+            if step.after is not None:
+                await step.after.wait()
             if step.expect is not None:
                 event = await self._next(ws, step.expect)
                 where = f"connection #{index + 1} step {number}"

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from mcp_server.config import Config
 from mcp_server.http import build_app, serve_in_thread
 from mcp_server.server import build_server
+
+NODE_BIN = Path(__file__).resolve().parents[1] / "tools" / "node_modules" / ".bin"
+"""The third-party MCP servers pinned in tools/package.json (`mcp-server-filesystem`, `mcp-server-memory`)."""
+
+
+def mcp_servers_file(folder: Path, servers: dict[str, dict[str, object]]) -> Path:
+    """An `mcpServers` config file (the .mcp.json / Claude Desktop shape) in `folder`; returns its path."""
+    path = folder / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers}, indent=2), encoding="utf-8")
+    return path
 
 
 def make_config(tmp_path: Path, **env: str) -> Config:

@@ -1,6 +1,7 @@
 """`python -m voice_client`: the composition root (reads the environment, configures logging).
 
     python -m voice_client --realtime-url URL --mcp-url URL [--text "..."] [--wav FILE] [--out-wav FILE]
+    python -m voice_client --mcp-config .mcp.json [--mcp-url URL] ...   # the servers an mcpServers file lists
 
 With neither --text nor --wav it talks through the microphone and speaker, or takes typed turns when
 there is no audio device (or with --typed). Replies go to stdout, everything else to stderr.
@@ -23,7 +24,7 @@ from voice_client.config import Config, ConfigError
 from voice_client.console_log import explain, log_to_terminal
 from voice_client.front_end import FrontEnd, FrontEndError, add_arguments
 from voice_client.plain_view import PlainView
-from voice_client.tools import McpTools
+from voice_client.toolbox import McpTools
 from voice_client.transcript import Transcript
 
 logger = logging.getLogger("voice_client")
@@ -33,6 +34,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m voice_client", description=__doc__.splitlines()[0])
     parser.add_argument("--realtime-url", help="Realtime WebSocket URL (default: REALTIME_URL)")
     parser.add_argument("--mcp-url", help="MCP server URL (default: MCP_SERVER_URL)")
+    parser.add_argument(
+        "--mcp-config",
+        metavar="FILE",
+        help="an mcpServers JSON file (.mcp.json, Claude Desktop, Cursor) naming more servers (default: MCP_CONFIG)",
+    )
     add_arguments(parser)
     parser.add_argument("--no-tools", action="store_true", help="talk without connecting to the MCP server")
     parser.add_argument(
@@ -44,7 +50,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    flags = {"REALTIME_URL": args.realtime_url, "MCP_SERVER_URL": args.mcp_url}
+    flags = {"REALTIME_URL": args.realtime_url, "MCP_SERVER_URL": args.mcp_url, "MCP_CONFIG": args.mcp_config}
     return Config.from_env({**os.environ, **{name: value for name, value in flags.items() if value}})
 
 

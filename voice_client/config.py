@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
+from voice_client.toolbox.servers import OWN_SERVER, ServerConfigError, ServerSpec, read_servers
+
 DEFAULT_MODEL = "gpt-realtime-2.1"
 """A current GA Realtime model (the Agents SDK default as of 2026); override with `REALTIME_MODEL`."""
 DEFAULT_REALTIME_URL = "wss://api.openai.com/v1/realtime"
@@ -89,6 +91,12 @@ class Config:
     """Variables handed to the spawned stdio server (its workspace, scripts, library settings)."""
     mcp_auth_token: str | None = field(default=None, repr=False)
     """Bearer token for the MCP server (`MCP_AUTH_TOKEN`); never logged."""
+    mcp_servers: tuple[ServerSpec, ...] = ()
+    """Servers from the `mcpServers` file (`MCP_CONFIG`, `--mcp-config`), in file order, disabled ones too."""
+    mcp_own: bool = True
+    """Use the assistant's own server (`MCP_SERVER_URL`); off when only `MCP_CONFIG` names servers."""
+    approval_timeout_s: float = 30.0
+    """How long a held call waits for the user's yes before it counts as a no (`APPROVAL_TIMEOUT_S`)."""
     mcp_connect_timeout_s: float = 15.0
     """How long start-up waits for the MCP server before giving up (`MCP_CONNECT_TIMEOUT_S`)."""
     tool_timeout_s: float = 30.0
@@ -144,6 +152,16 @@ class Config:
 
         workspace = env.get("WORKING_DIRECTORY", "").strip()
         base = (base_dir or Path.cwd()).resolve()
+        servers_file = env.get("MCP_CONFIG", "").strip()
+        servers: list[ServerSpec] = []
+        if servers_file:
+            try:
+                servers = read_servers(base / servers_file, env)
+            except ServerConfigError as exc:
+                problems.append(str(exc))
+        own = not servers_file or bool(env.get("MCP_SERVER_URL", "").strip() or env.get("MCP_TRANSPORT", "").strip())
+        if own and any(s.name == OWN_SERVER for s in servers):
+            problems.append(f"{servers_file}: server {OWN_SERVER!r} is the assistant's own server's name; rename it")
         config = cls(
             realtime_url=env.get("REALTIME_URL", "").strip() or DEFAULT_REALTIME_URL,
             api_key=env.get("OPENAI_API_KEY", "").strip(),
@@ -164,6 +182,9 @@ class Config:
             mcp_command=tuple(env.get("MCP_COMMAND", "").split()) or cls.mcp_command,
             mcp_env=tuple((k, env[k]) for k in _SERVER_VARIABLES if env.get(k)),
             mcp_auth_token=env.get("MCP_AUTH_TOKEN", "").strip() or None,
+            mcp_servers=tuple(servers),
+            mcp_own=own,
+            approval_timeout_s=number("APPROVAL_TIMEOUT_S", 30.0, 0.1, 600),
             mcp_connect_timeout_s=number("MCP_CONNECT_TIMEOUT_S", 15.0, 0.1, 600),
             tool_timeout_s=number("TOOL_TIMEOUT_S", 30.0, 0.001, 3600),
             workspace_dir=(base / workspace).resolve() if workspace else None,

@@ -253,25 +253,7 @@ def session_update(
     """The GA `session.update` for `config`: audio formats, VAD, transcription (with `vocabulary`, the words the
     user is likely to say, as its prompt), voice, tools."""
     pcm = dict(REALTIME_PCM)
-    turn: dict[str, Any] | None
-    if config.text_only or config.turn_detection == "none":
-        turn = None
-    elif config.turn_detection == "semantic_vad":
-        turn = {
-            "type": "semantic_vad",
-            "eagerness": config.vad_eagerness,
-            "create_response": True,
-            "interrupt_response": config.interrupt_response,
-        }
-    else:
-        turn = {
-            "type": "server_vad",
-            "threshold": config.vad_threshold,
-            "prefix_padding_ms": config.vad_prefix_padding_ms,
-            "silence_duration_ms": config.vad_silence_ms,
-            "create_response": True,
-            "interrupt_response": config.interrupt_response,
-        }
+    turn = turn_detection(config)
     session = {
         "type": "realtime",
         "instructions": instructions,
@@ -284,6 +266,36 @@ def session_update(
         "tool_choice": "auto",
     }
     return {"type": "session.update", "session": session}
+
+
+def turn_detection(config: Config, create_response: bool = True) -> dict[str, Any] | None:
+    """`audio.input.turn_detection` for `config`; `create_response=False` while the client itself decides what
+    follows the user's turn (a question about a held tool call waits for the answer). None in text mode."""
+    if config.text_only or config.turn_detection == "none":
+        return None
+    if config.turn_detection == "semantic_vad":
+        return {
+            "type": "semantic_vad",
+            "eagerness": config.vad_eagerness,
+            "create_response": create_response,
+            "interrupt_response": config.interrupt_response,
+        }
+    return {
+        "type": "server_vad",
+        "threshold": config.vad_threshold,
+        "prefix_padding_ms": config.vad_prefix_padding_ms,
+        "silence_duration_ms": config.vad_silence_ms,
+        "create_response": create_response,
+        "interrupt_response": config.interrupt_response,
+    }
+
+
+def turn_update(config: Config, create_response: bool) -> dict[str, Any] | None:
+    """A `session.update` that changes only whether a user turn starts a response; None in text mode."""
+    turn = turn_detection(config, create_response)
+    if turn is None:
+        return None
+    return {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": turn}}}}
 
 
 def transcription(config: Config, vocabulary: str) -> dict[str, Any] | None:

@@ -20,13 +20,14 @@ from websockets.exceptions import ConnectionClosed
 from voice_client import realtime
 from voice_client.calls import Call, CallLedger
 from voice_client.config import Config
+from voice_client.consent import Busy, Consent, pending_output
 from voice_client.history import History
 from voice_client.latency import TurnLatency, TurnTimer
 from voice_client.listeners import Callback, EventFeed, SessionCallbacks, notify
 from voice_client.playback import AudioOutput, Playback
 from voice_client.realtime import RealtimeError, ServerEvent
 from voice_client.responses import Responses
-from voice_client.tools import McpTools, ToolOutcome, failure, reconnect_delays
+from voice_client.toolbox import McpTools, ToolOutcome, failure, reconnect_delays
 from voice_client.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class RealtimeSession(SessionCallbacks):
         self._timer = TurnTimer(config.vad_silence_ms if vad else None)
         self._user_turns = 0  # user turns begun (speech started or text sent): a new one supersedes a tool loop
         self._ledger = CallLedger()
+        self._consent = Consent(config.approval_timeout_s)
         self._history = History(config.history_items)
         self._events = EventFeed()
         self._ws: ClientConnection | None = None
@@ -119,13 +121,16 @@ class RealtimeSession(SessionCallbacks):
     # ------------------------------------------------------------------ public sends
 
     async def send_text(self, text: str, respond: bool = True) -> None:
-        """Add a user text message; with `respond`, ask the model to answer it."""
+        """Add a user text message; with `respond`, ask the model to answer it. While a held tool call waits
+        for the user's yes or no, the text is that answer (the session then decides what follows)."""
         self._history.user(text)
         if self._transcript:
             self._transcript.user(text)
         self._user_turns += 1
         await self._report(self._timer.text_sent())
         await self._send_user(realtime.item_create(realtime.user_text(text)))
+        if self._consent.hear(text):
+            return
         if respond:
             await self.create_response()
 
@@ -149,14 +154,19 @@ class RealtimeSession(SessionCallbacks):
         `demo.py --script` loads the script before the first turn this way: the model then sees the
         call and its result as if it had made it (no `response.create` is sent).
         """
+        await self._ready()
+        await self._add_call(name, arguments, output)
+        if self._transcript:
+            self._transcript.tool_call(name, arguments, output, is_error=False)
+
+    async def _add_call(self, name: str, arguments: str, output: str) -> None:
+        """A function call and its output, put into the conversation by the client itself."""
         self._app_calls += 1
         call = Call(f"call_app_{self._app_calls}", name, arguments, response_id="", output=output)
         self._history.call(call)
-        await self._send_user(realtime.item_create(realtime.function_call(call.call_id, name, arguments)))
+        await self._send(realtime.item_create(realtime.function_call(call.call_id, name, arguments)))
         call.sent_on = self._generation
-        await self._send_user(realtime.item_create(realtime.function_call_output(call.call_id, output)))
-        if self._transcript:
-            self._transcript.tool_call(name, arguments, output, is_error=False)
+        await self._send(realtime.item_create(realtime.function_call_output(call.call_id, output)))
 
     async def cancel_response(self) -> None:
         """Cancel the running response, if any."""
@@ -252,6 +262,8 @@ class RealtimeSession(SessionCallbacks):
     async def _configure(self, ws: ClientConnection) -> None:
         tools, vocabulary = (self._tools.definitions, self._tools.vocabulary) if self._tools else ([], "")
         await realtime.send(ws, realtime.session_update(self._config, self.instructions, tools, vocabulary))
+        if self._consent.waiting and (update := realtime.turn_update(self._config, create_response=False)):
+            await realtime.send(ws, update)  # a question still waits for the user's answer
         if self._generation == 1:
             return
         for event in self._history.replay(self._generation):
@@ -312,6 +324,7 @@ class RealtimeSession(SessionCallbacks):
                 if self._transcript:
                     self._transcript.user(text)
                 await notify(self.on_transcription_received, text)
+                self._consent.hear(text)
             case realtime.SpeechStarted():
                 self._user_turns += 1
                 await self._barge_in()
@@ -359,15 +372,32 @@ class RealtimeSession(SessionCallbacks):
 
     async def _run_call(self, call: Call) -> None:
         await notify(self.on_tool_call, call.name, call.arguments)
+        held = busy = False
+
+        async def ask(question: str) -> bool:
+            nonlocal held, busy
+            try:
+                return await self._consent.decide(question, lambda prompt: self._ask_user(call, prompt))
+            except Busy:
+                busy = True
+                return False
+            finally:
+                held = not busy
+
         if self._tools is not None:
-            outcome = await self._tools.call(call.name, call.arguments)
+            outcome = await self._tools.call(call.name, call.arguments, ask)
         else:
             outcome = failure("no tools are connected to this session")
-        call.output = outcome.output
+        if busy:
+            outcome = failure(f"{call.name} did not run: another question waits for the user; ask about it after that")
         self._timer.tool_finished()
         if outcome.instructions and outcome.instructions != self.instructions:
             self.instructions = outcome.instructions
             await self._send(realtime.instructions_update(outcome.instructions))
+        if held:  # its output already asked the question: the outcome goes in as a call of its own
+            await self._answer_held(call, outcome)
+            return
+        call.output = outcome.output
         await self._send_output(call)
         self.call_overheads_s.append(time.perf_counter() - call.received_at - outcome.duration_s)
         logger.info(
@@ -380,6 +410,30 @@ class RealtimeSession(SessionCallbacks):
                 logger.info("user spoke while %s ran; its result waits for their new turn", call.name)
                 return
             await self._request_response()
+
+    async def _ask_user(self, call: Call, prompt: str) -> None:
+        """Have the model ask `prompt` about held `call` (see `consent.py`); the user's turn then waits for us."""
+        if (update := realtime.turn_update(self._config, create_response=False)) is not None:
+            await self._send(update)
+        if call.output is None:  # the first question is the held call's own output
+            call.output = pending_output(prompt)
+            await self._send_output(call)
+            if self._ledger.ready_to_continue(call.response_id, self._generation):
+                await self._request_response()
+            return
+        await self._add_call(call.name, call.arguments, pending_output(prompt))
+        await self._request_response()
+
+    async def _answer_held(self, call: Call, outcome: ToolOutcome) -> None:
+        """Put what became of a held call (it ran, or the user declined) into the conversation; the model
+        answers it."""
+        if (update := realtime.turn_update(self._config, create_response=True)) is not None:
+            await self._send(update)
+        await self._add_call(call.name, call.arguments, outcome.output)
+        self._record(call, outcome)
+        logger.info("held tool %s %s", call.name, "did not run" if outcome.is_error else "ran")
+        await notify(self.on_tool_result, call.name, outcome)
+        await self._request_response()
 
     async def _send_output(self, call: Call) -> None:
         assert call.output is not None
@@ -402,3 +456,5 @@ class RealtimeSession(SessionCallbacks):
                 self._transcript.note(f"user interrupted after {cut.played_ms} ms of the reply")
         if (response_id := self._responses.cancel()) is not None:
             await self._send(realtime.response_cancel(response_id))
+        if self._tools is not None:
+            self._tools.interrupt()  # stops read-only calls; a write always completes and its outcome is sent
