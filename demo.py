@@ -150,7 +150,7 @@ def _client_config(env: dict[str, str], args: argparse.Namespace, mcp_url: str, 
 
 
 async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) -> None:
-    front = FrontEnd.from_arguments(args, view)
+    front = FrontEnd.from_arguments(args, view, env)
     async with contextlib.AsyncExitStack() as stack:
         mcp_url = args.mcp_url or stack.enter_context(_mcp_server(env, args, view))
         realtime_url, engine = await _realtime_url(stack, args, env, view)

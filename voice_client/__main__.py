@@ -54,7 +54,7 @@ async def _run(config: Config, args: argparse.Namespace) -> None:
         print(json.dumps({"value": secret.value, "expires_at": secret.expires_at}))
         return
     view = PlainView()
-    front = FrontEnd.from_arguments(args, view)
+    front = FrontEnd.from_arguments(args, view, os.environ)
     view.labelled = not front.text_only
     transcript = Transcript(config.workspace_dir) if config.workspace_dir else None
     if transcript is not None:

@@ -158,6 +158,12 @@ class RealtimeSession(SessionCallbacks):
         if self._transcript:
             self._transcript.tool_call(name, arguments, output, is_error=False)
 
+    async def interrupt(self) -> None:
+        """Stop the assistant now, as when the user speaks over it (a Stop button): playback stops, the item is
+        truncated where the user stopped hearing it and the running response is cancelled."""
+        await self._ready()
+        await self._barge_in()
+
     async def cancel_response(self) -> None:
         """Cancel the running response, if any."""
         if (response_id := self._responses.cancel()) is not None:

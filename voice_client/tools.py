@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +210,34 @@ class McpTools:
         """The new vocabulary each time the server's changes."""
         while True:
             yield await self._vocabularies.get()
+
+    async def read_text(self, uri: str) -> str:
+        """The text of resource `uri` (e.g. `workspace://notes.md`), read now, never from a cache.
+
+        Raises:
+            MCPError: the server has no such resource (a deleted file).
+        """
+        client = await self._connected()
+        result = await client.read_resource(uri, cache_mode="bypass")
+        return "".join(c.text for c in result.contents if isinstance(c, mcp_types.TextResourceContents))
+
+    @contextlib.asynccontextmanager
+    async def resource_updates(self, uris: Sequence[str]) -> AsyncIterator[AsyncIterator[str]]:
+        """Subscribe to `uris`; entering waits for the server's acknowledgement, then yields an iterator of the
+        URI of each update (it ends when the MCP connection does: subscribe again).
+
+        Raises:
+            MCPError, ListenNotSupportedError or RuntimeError: the server cannot listen now.
+        """
+        client = await self._connected()
+        async with client.listen(resource_subscriptions=list(uris)) as subscription:
+
+            async def updates() -> AsyncIterator[str]:
+                async for event in subscription:
+                    if isinstance(event, ResourceUpdated):
+                        yield str(event.uri)
+
+            yield updates()
 
     async def call(self, name: str, arguments: str) -> ToolOutcome:
         """Run tool `name` with JSON `arguments`; every failure becomes an outcome the model can read."""
