@@ -73,15 +73,14 @@ async def conversation_page(config: Config, tools: McpTools | None) -> AsyncIter
             await talking
 
 
-@pytest.fixture
-async def chromium(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """A headless Chromium (Playwright's async API over the system browser). A test may set a fake microphone
-    with `@pytest.mark.parametrize("chromium", [wav_path], indirect=True)`."""
+@contextlib.asynccontextmanager
+async def launch_chromium(microphone: Path | None = None) -> AsyncIterator[Any]:
+    """A headless Chromium (Playwright's async API over the system browser); `microphone`, a WAV file, is what
+    its microphone hears, once, then silence. Skips the test where Chromium or Playwright is missing."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
     playwright_api = pytest.importorskip("playwright.async_api")
     flags = list(CHROMIUM_FLAGS)
-    microphone = getattr(request, "param", None)
     if microphone is not None:
         flags.append(f"--use-file-for-fake-audio-capture={microphone}%noloop")
     async with playwright_api.async_playwright() as playwright:
@@ -90,6 +89,13 @@ async def chromium(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """A headless Chromium whose microphone is Chromium's fake device."""
+    async with launch_chromium() as browser:
+        yield browser
 
 
 async def open_page(browser: Any, url: str) -> tuple[Any, list[str]]:

@@ -3,7 +3,8 @@
 class Capture extends AudioWorkletProcessor {
   constructor() {
     super();
-    this.block = new Int16Array(Math.round(sampleRate / 50));
+    this.size = Math.round(sampleRate / 50);
+    this.block = new Int16Array(this.size);
     this.filled = 0;
   }
 
@@ -13,9 +14,9 @@ class Capture extends AudioWorkletProcessor {
     for (let k = 0; k < channel.length; k++) {
       const s = Math.max(-1, Math.min(1, channel[k]));
       this.block[this.filled++] = s < 0 ? s * 32768 : s * 32767;
-      if (this.filled === this.block.length) {
-        this.port.postMessage(this.block.buffer, [this.block.buffer]);
-        this.block = new Int16Array(this.block.length);
+      if (this.filled === this.size) {
+        this.port.postMessage(this.block.buffer, [this.block.buffer]); // transferred: the old block is gone
+        this.block = new Int16Array(this.size);
         this.filled = 0;
       }
     }
