@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import sys
 import webbrowser
 from collections.abc import Mapping
@@ -92,15 +93,16 @@ class WebPage:
         host = self.options.host
         if host not in LOOPBACK:
             self.view.note(f"warning: the page is served on {host}: anyone who can reach it can use your assistant")
-        config = uvicorn.Config(self._app(), host=host, port=self.options.port, log_level="warning", lifespan="off")
+        listening = _bind(host, self.options.port)  # here, not in uvicorn: a busy port is an OSError, not an exit
+        config = uvicorn.Config(self._app(), log_level="warning", lifespan="off")
         self._server = _Server(config)
-        self._serving = asyncio.create_task(self._server.serve(), name="web-page")
+        self._serving = asyncio.create_task(self._server.serve(sockets=[listening]), name="web-page")
         while not self._server.started:
             if self._serving.done():
-                self._serving.result()  # the bind failed: raise its OSError
+                self._serving.result()
                 raise OSError(f"the page could not be served on {host}:{self.options.port}")
             await asyncio.sleep(0.02)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
+        port = listening.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}/"
         self.view.note(f"The assistant's page: {self.url}  (Ctrl-C to stop)")
@@ -247,6 +249,24 @@ class _Headers:
             await send(message)
 
         await self._app(scope, receive, with_headers)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host`:`port` (0: a free port).
+
+    Raises:
+        OSError: the address is taken or not this machine's.
+    """
+    family, kind, protocol, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listening = socket.socket(family, kind, protocol)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(64)
+    except OSError:
+        listening.close()
+        raise
+    return listening
 
 
 def _static_file(name: str) -> str:
