@@ -71,10 +71,12 @@ async def test_a_typed_turn_shows_the_tool_call_the_document_and_the_reply(
             "response.create",
             send=[
                 response_created("r1"),
-                *function_call("r1", "call_1", "file_operation", arguments),
+                *function_call("r1", "call_1", "file_operation", arguments, 0),
+                *function_call("r1", "call_2", "load_script", json.dumps({"script_name": "blog_writer"}), 1),
                 response_done("r1"),
             ],
         ),
+        Step("conversation.item.create", where=lambda e: e["item"]["type"] == "function_call_output"),
         Step("conversation.item.create", where=lambda e: e["item"]["type"] == "function_call_output"),
         Step("response.create", send=_reply("r2", "item_r2", 600, "I wrote heating.md for you.")),
     ]
@@ -86,7 +88,7 @@ async def test_a_typed_turn_shows_the_tool_call_the_document_and_the_reply(
             await page.get_by_label("Message").fill("Write my heating note")
             await page.get_by_role("button", name="Send").click()
 
-            tool = page.locator("#transcript li.tool.ok")
+            tool = page.locator("#transcript li.tool.ok", has_text="file_operation")
             await tool.wait_for()
             shown_at = time.monotonic()
             await page.locator("#document h1", has_text="Heating").wait_for(timeout=2000)
@@ -105,6 +107,11 @@ async def test_a_typed_turn_shows_the_tool_call_the_document_and_the_reply(
 
             await page.locator("#transcript li.assistant", has_text="I wrote heating.md for you.").wait_for()
             await page.wait_for_function("() => window.assistantPage.playedSamples >= 600 * 24")
+            await page.locator("#transcript li.tool.ok", has_text="load_script").wait_for()
+            assert await page.locator("#stages li.current").inner_text() == "discovery"
+            assert await page.locator("#stages li").count() > 1
+            assert "Blog" in await page.locator("#script-name").inner_text()
+            await page.locator("#latency", has_text="last reply after").wait_for()
             await peer.finished()
 
             # Another MCP client appends to the file: the server's resource update alone brings it to the page.
