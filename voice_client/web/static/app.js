@@ -12,7 +12,7 @@
 const $ = (id) => document.getElementById(id);
 
 // What tests (and the curious) can read: window.assistantPage.
-const state = { connection: "connecting", playedSamples: 0, cleared: [], microphoneSamples: 0, errors: [] };
+const state = { open: false, connection: "connecting", playedSamples: 0, cleared: [], microphoneSamples: 0, errors: [] };
 window.assistantPage = state;
 
 const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
@@ -200,6 +200,7 @@ socket.onmessage = (event) => {
   const handler = handlers[message.type];
   if (handler) handler(message);
 };
+socket.onopen = () => { state.open = true; };
 socket.onclose = () => {
   handlers.connection({ state: "closed" });
   if (!state.errors.length) showError("The assistant stopped. Start it again, then reload this page.");
