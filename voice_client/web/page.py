@@ -174,9 +174,13 @@ class WebPage:
         logger.info("page disconnected")
 
     async def _microphone(self, pcm: bytes) -> None:
+        """One block of the page's microphone to the session; dropped while the session is not connected."""
         audio = self.audio.microphone(pcm)
         if audio and self._session is not None:
-            await self._session.send_audio(audio)
+            try:
+                await self._session.send_audio(audio)
+            except (TimeoutError, ConnectionError, RuntimeError) as exc:  # RealtimeError too: the session says
+                logger.debug("microphone audio dropped: %s", exc)
 
     async def _handle(self, text: str) -> None:
         """One JSON message from the page; a malformed one is logged and dropped."""
@@ -190,6 +194,8 @@ class WebPage:
             await self._act(kind, message)
         except (KeyError, TypeError, ValueError) as exc:
             logger.warning("bad %s message from the page: %s", kind, exc)
+        except (TimeoutError, ConnectionError, RuntimeError) as exc:  # the session is down (RealtimeError too)
+            self.view.error(f"The assistant is not connected; try again in a moment ({exc or type(exc).__name__}).")
 
     async def _act(self, kind: str, message: dict[str, Any]) -> None:
         match kind:

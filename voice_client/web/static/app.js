@@ -121,6 +121,7 @@ const handlers = {
     state.connection = m.state;
     $("connection").textContent = m.state;
     $("connection").className = m.state;
+    if (m.state === "connected") $("error").hidden = true; // whatever went wrong before is over
   },
   activity(m) { $("activity").textContent = m.text ? `${m.text}…` : ""; },
   latency(m) { if (m.seconds != null) $("latency").textContent = `last reply after ${m.seconds.toFixed(1)} s`; },
