@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from voice_client.config import Config
 from voice_client.latency import TurnLatency
@@ -27,6 +27,9 @@ from voice_client.tools import McpTools, ToolOutcome
 from voice_client.transcript import Transcript
 from voice_client.turns import run_response, run_text_turn, run_wav
 from voice_client.typed_lines import TypedLines
+
+if TYPE_CHECKING:
+    from voice_client.web.page import WebOptions, WebPage
 
 logger = logging.getLogger(__name__)
 Turn = tuple[Literal["text", "wav"], Any]
@@ -94,8 +97,8 @@ class FrontEnd:
     latency_log: Path | None = None
     """Where each turn's latency report is appended as a JSON line."""
     mode: Mode = "turns"
-    web: Any = None
-    """The page's `WebOptions` (`--web`), or None."""
+    web: WebOptions | None = None
+    """Where the page is served with `--web`; None without it."""
     _manual_turns: bool = False
 
     @classmethod
@@ -166,7 +169,7 @@ class FrontEnd:
                 await self._converse(session, output)
 
     @contextlib.asynccontextmanager
-    async def _page(self, tools: McpTools | None) -> AsyncIterator[Any]:
+    async def _page(self, tools: McpTools | None) -> AsyncIterator[WebPage]:
         """The page (`WebPage`) served for this conversation; its view shows everything in the terminal too.
 
         Raises:
@@ -174,6 +177,7 @@ class FrontEnd:
         """
         from voice_client.web.page import WebPage
 
+        assert self.web is not None
         page = WebPage(self.web, self.view, tools)
         try:
             await page.__aenter__()
@@ -189,7 +193,7 @@ class FrontEnd:
             self.view = terminal
             await page.__aexit__(None, None, None)
 
-    async def _converse_in_page(self, page: Any, session: RealtimeSession) -> None:
+    async def _converse_in_page(self, page: WebPage, session: RealtimeSession) -> None:
         """The page talks until the session ends or Ctrl-C; a session error is shown there as one line."""
         with self.view.waiting("listening to the page (Ctrl-C to stop)"):
             try:

@@ -12,11 +12,14 @@ import itertools
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voice_client.latency import TurnLatency
 from voice_client.tools import INSTRUCTIONS_KEY, ToolOutcome
 from voice_client.web.tab import Tab
+
+if TYPE_CHECKING:
+    from voice_client.front_end import View
 
 _RESULT_CHARS = 20_000
 """Longest tool result the page gets (a whole document read is shown, a runaway one is not)."""
@@ -29,7 +32,7 @@ class BrowserView:
         on_changed: called with the workspace paths a tool call changed (the page's document view follows them).
     """
 
-    def __init__(self, terminal: Any, tab: Tab, on_changed: Callable[[list[str]], None] | None = None) -> None:
+    def __init__(self, terminal: View, tab: Tab, on_changed: Callable[[list[str]], None] | None = None) -> None:
         self.terminal = terminal
         self._tab = tab
         self._on_changed = on_changed

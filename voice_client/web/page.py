@@ -17,7 +17,7 @@ import sys
 import webbrowser
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -37,6 +37,9 @@ from voice_client.web.browser_view import BrowserView
 from voice_client.web.documents import Documents
 from voice_client.web.tab import Tab
 
+if TYPE_CHECKING:
+    from voice_client.front_end import View
+
 logger = logging.getLogger(__name__)
 
 CSP = (
@@ -45,6 +48,7 @@ CSP = (
 )
 """No inline script or style, nothing from another origin: a rendered file cannot load or run anything."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ANY_ADDRESS = ("0.0.0.0", "::")
 SECOND_TAB = "This conversation is already open in another tab. Close that tab, then reload this one."
 _STATIC = ("voice_client.web", "static")
 
@@ -76,7 +80,7 @@ class WebPage:
         OSError: the port is taken or the host cannot be bound.
     """
 
-    def __init__(self, options: WebOptions, terminal_view: Any, tools: McpTools | None) -> None:
+    def __init__(self, options: WebOptions, terminal_view: View, tools: McpTools | None) -> None:
         self.options = options
         self.tab = Tab()
         self.documents = Documents(tools, self.tab) if tools is not None else None
@@ -132,7 +136,9 @@ class WebPage:
     # ------------------------------------------------------------------ the web app
 
     def _app(self) -> Starlette:
-        hosts = [*LOOPBACK, self.options.host, f"[{self.options.host}]"]
+        host = self.options.host
+        everywhere = host in ANY_ADDRESS  # the user chose to be reached by any name (with a warning)
+        hosts = ["*"] if everywhere else [*LOOPBACK, host, f"[{host}]"]
         return Starlette(
             routes=[
                 Route("/", self._index),
