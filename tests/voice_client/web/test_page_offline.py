@@ -1,9 +1,11 @@
-"""The page through the offline engine (no stand-ins): a spoken request from the page's microphone (a WAV file
-of piper speech as Chromium's fake microphone) runs the tool, the page shows it and the script's stage, and the
-spoken reply plays in the page."""
+"""The page through the offline engine (no stand-ins): two spoken requests from the page's microphone (a WAV file
+of piper speech as Chromium's fake microphone). The first loads a script: the page shows the call and the script's
+stage, and the spoken reply plays in the page. The second creates a file: the document view shows it rendered
+within 2 s of the tool's result."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,24 @@ pytestmark = pytest.mark.slow
 
 TURN_MS = 120_000
 """Longest wait for the spoken turn (a cold offline engine takes ~3-10 s; CI machines are slower)."""
+GAP_MS = 20_000
+"""Silence between the two requests: time for the first turn and its reply."""
+CREATE = (
+    "Create a new file named Honeybees with the heading Honeybees "
+    "and one paragraph saying bees make honey from flower nectar."
+)
 
 
 async def test_a_spoken_request_in_the_page_loads_the_script_and_the_reply_plays_there(
     real_engine: Any, config: ServerConfig, mcp_url: str, tmp_path: Path
 ) -> None:
-    speech = silence(500) + synthesize("Please load the blog writer script.", voice="piper") + silence(1500)
+    speech = (
+        silence(500)
+        + synthesize("Please load the blog writer script.", voice="piper")
+        + silence(GAP_MS)
+        + synthesize(CREATE, voice="piper")
+        + silence(1500)
+    )
     microphone = write_wav(tmp_path / "request.wav", speech)
     async with serve_engine(real_engine) as engine_url:
         client = Config.from_env(
@@ -49,8 +63,16 @@ async def test_a_spoken_request_in_the_page_loads_the_script_and_the_reply_plays
             script = await page.locator("#script-name").inner_text()
             await page.wait_for_function("() => window.assistantPage.playedSamples > 0", timeout=TURN_MS)
             await page.locator("#transcript li.assistant").first.wait_for(timeout=TURN_MS)
+            created = page.locator("#transcript li.tool.ok", has_text="file_operation")
+            await created.wait_for(timeout=GAP_MS + TURN_MS)
+            result_at = time.monotonic()
+            await page.locator("#document h1", has_text="Honeybees").wait_for(timeout=2000)
+            document_after_s = time.monotonic() - result_at
+            paragraph = await page.locator("#document p").first.inner_text()
             sent = await page.evaluate("() => window.assistantPage.microphoneSamples")
     assert heard and "blog writer" in heard[0].lower()
     assert "stage 1 of" in script
     assert sent > 0
+    assert document_after_s < 2.0
+    assert "honey" in paragraph.lower()
     assert problems == [], problems
