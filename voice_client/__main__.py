@@ -3,7 +3,8 @@
     python -m voice_client --realtime-url URL --mcp-url URL [--text "..."] [--wav FILE] [--out-wav FILE]
 
 With neither --text nor --wav it talks through the microphone and speaker, or takes typed turns when
-there is no audio device (or with --typed). Replies go to stdout, everything else to stderr.
+there is no audio device (or with --typed); with --web, through a local page in the browser. Replies go to
+stdout, everything else to stderr.
 """
 
 from __future__ import annotations
