@@ -28,6 +28,7 @@ class BrowserAudio:
     def __init__(self, tab: Tab) -> None:
         self._tab = tab
         self._raw = 0  # bytes the current tab reports played
+        self._sent = 0  # bytes handed to play(), whoever heard them
         self._offset = 0
         self._stopped_at: int | None = None  # played_bytes when stop() was sent, until the page confirms
         self._resampler: soxr.ResampleStream | None = None
@@ -42,8 +43,13 @@ class BrowserAudio:
         return self._raw - self._offset
 
     def play(self, pcm: bytes) -> None:
-        """Send PCM16 mono 24 kHz bytes to the page's player; never blocks."""
-        self._tab.send_audio(pcm)
+        """Send PCM16 mono 24 kHz bytes to the page's player; never blocks. With no page open nobody hears them:
+        they count as played at once, so the position of the next item stays exact."""
+        self._sent += len(pcm)
+        if self._tab.attached:
+            self._tab.send_audio(pcm)
+        else:
+            self._offset -= len(pcm)
 
     def stop(self) -> None:
         """Tell the page to drop what it has queued; it answers with `playback.cleared`."""
@@ -66,8 +72,9 @@ class BrowserAudio:
         self._raw = raw
 
     def new_tab(self) -> None:
-        """A new tab counts from zero: keep `played_bytes` where it was."""
-        self._offset = -self.played_bytes
+        """A new tab counts from zero; what the last one did not play is gone, so all audio so far counts as
+        played."""
+        self._offset = -self._sent
         self._raw = 0
         self._stopped_at = None
         self._resampler = None

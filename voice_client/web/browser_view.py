@@ -64,7 +64,7 @@ class BrowserView:
     def note(self, text: str) -> None:
         """A hint or a path."""
         self.terminal.note(text)
-        self._tab.send({"type": "note", "text": text})
+        self._tab.send({"type": "note", "text": text}, keep=True)
 
     def error(self, text: str) -> None:
         """One line saying what went wrong (never a traceback)."""
@@ -110,18 +110,18 @@ class BrowserView:
     # ------------------------------------------------------------------ the page's side of each event
 
     def _heard(self, text: str) -> None:
-        self._tab.send({"type": "transcript.user", "text": text.strip()})
+        self._tab.send({"type": "transcript.user", "text": text.strip()}, keep=True)
 
     def _reply_delta(self, text: str) -> None:
         self._tab.send({"type": "transcript.assistant.delta", "text": text})
 
     def _reply(self, text: str) -> None:
-        self._tab.send({"type": "transcript.assistant.done", "text": text.strip()})
+        self._tab.send({"type": "transcript.assistant.done", "text": text.strip()}, keep=True)
 
     def _tool_call(self, name: str, arguments: str) -> None:
         call_id = next(self._ids)
         self._running[name].append(call_id)
-        self._tab.send({"type": "tool.started", "id": call_id, "name": name, "arguments": arguments})
+        self._tab.send({"type": "tool.started", "id": call_id, "name": name, "arguments": arguments}, keep=True)
 
     def _tool_result(self, name: str, outcome: ToolOutcome) -> None:
         running = self._running[name]
@@ -137,7 +137,8 @@ class BrowserView:
                 "duration_ms": round(outcome.duration_s * 1000),
                 "summary": _summary(outcome),
                 "result": shown[:_RESULT_CHARS],
-            }
+            },
+            keep=True,
         )
         if outcome.script_stage is not None:
             self._script(result)

@@ -49,6 +49,8 @@ CSP = (
 """No inline script or style, nothing from another origin: a rendered file cannot load or run anything."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ANY_ADDRESS = ("0.0.0.0", "::")
+RELOAD_S = 1.0
+"""How long a new tab waits for the old one to let go (a reload) before it is told another tab has the page."""
 SECOND_TAB = "This conversation is already open in another tab. Close that tab, then reload this one."
 _STATIC = ("voice_client.web", "static")
 
@@ -161,7 +163,7 @@ class WebPage:
             await socket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await socket.accept()
-        if self.tab.attached:
+        if not await self.tab.wait_free(RELOAD_S) or self.tab.attached:  # no await from this check to attach()
             await socket.send_text(json.dumps({"type": "error", "message": SECOND_TAB}))
             await socket.close(code=4409, reason="already open in another tab")
             return

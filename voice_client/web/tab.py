@@ -1,5 +1,6 @@
 """The one browser tab a conversation talks to: events and audio go out through a bounded queue, so the session
-never waits on a slow page; what the page must see again after a reload is remembered."""
+never waits on a slow page; the conversation so far and the latest state are replayed to a tab that opens later
+(a reload, or a page opened after the coach's first words)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +20,8 @@ Event = dict[str, Any]
 """One JSON message to the page: `{"type": ..., ...}` (the types are listed in `static/app.js`)."""
 QUEUE_SIZE = 2000
 """Messages waiting for the page; beyond this the page is not reading and messages are dropped."""
+HISTORY_SIZE = 500
+"""Events of the conversation kept for a tab that opens later (the oldest are dropped)."""
 
 
 class Tab:
@@ -26,19 +30,34 @@ class Tab:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[str | bytes] | None = None
         self._remembered: dict[str, Event] = {}
-        self.generation = 0
-        """How many tabs have been attached so far (a reload starts a new one)."""
+        self._history: deque[str] = deque(maxlen=HISTORY_SIZE)
+        self._free = asyncio.Event()
+        self._free.set()
 
     @property
     def attached(self) -> bool:
         """True while a page is connected."""
         return self._queue is not None
 
-    def send(self, event: Event, remember: str | None = None) -> None:
-        """Queue `event` for the page; with `remember`, a page that connects later gets the last such event too."""
+    async def wait_free(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for no tab to be attached (a reloading page closes its old socket as the new one
+        opens); False if one still is."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._free.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def send(self, event: Event, remember: str | None = None, keep: bool = False) -> None:
+        """Queue `event` for the page. A page that connects later gets the last event of each `remember` key, and
+        every event sent with `keep` (the conversation: what was said, each tool call), in order."""
+        message = json.dumps(event, ensure_ascii=False)
         if remember is not None:
             self._remembered[remember] = event
-        self._put(json.dumps(event, ensure_ascii=False))
+        if keep:
+            self._history.append(message)
+        self._put(message)
 
     def send_audio(self, pcm: bytes) -> None:
         """Queue PCM16 mono 24 kHz little-endian bytes for the page's player."""
@@ -62,15 +81,18 @@ class Tab:
         if self._queue is not None:
             raise RuntimeError("a tab is already attached")
         queue: asyncio.Queue[str | bytes] = asyncio.Queue(QUEUE_SIZE)
+        for message in self._history:
+            queue.put_nowait(message)
         for event in self._remembered.values():
             queue.put_nowait(json.dumps(event, ensure_ascii=False))
         self._queue = queue
-        self.generation += 1
+        self._free.clear()
         sender = asyncio.create_task(_forward(queue, socket), name="page-sender")
         try:
             yield
         finally:
             self._queue = None
+            self._free.set()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender

@@ -121,10 +121,17 @@ async def test_a_typed_turn_shows_the_tool_call_the_document_and_the_reply(
                 )
             await page.locator("#document p", has_text="Second line.").wait_for(timeout=2000)
             assert await page.locator("#transcript li.user").all_inner_texts() == ["Write my heating note"]
+
+            await page.reload()  # a reloaded page gets the conversation so far, the script and the document
+            await page.locator("#transcript li.assistant", has_text="I wrote heating.md for you.").wait_for()
+            assert await page.locator("#transcript li.user").all_inner_texts() == ["Write my heating note"]
+            assert await page.locator("#transcript li.tool.ok").count() == 2
+            assert await page.locator("#stages li.current").inner_text() == "discovery"
+            await page.locator("#document p", has_text="Second line.").wait_for()
             assert problems == [], problems
 
 
-async def test_stop_truncates_the_reply_where_the_page_stopped_playing_it(
+async def test_stop_truncates_each_reply_where_the_page_stopped_playing_it(
     client_config: Callable[..., Config], chromium: Any
 ) -> None:
     script = [
@@ -133,6 +140,9 @@ async def test_stop_truncates_the_reply_where_the_page_stopped_playing_it(
         Step("conversation.item.create", where=_typed("Tell me a long story")),
         Step("response.create", send=_reply("r1", "item_story", 5000, "Once upon a time there was a lighthouse.")),
         Step("conversation.item.truncate", where=lambda e: e["item_id"] == "item_story"),
+        Step("conversation.item.create", where=_typed("Another one")),
+        Step("response.create", send=_reply("r2", "item_two", 5000, "A gull lived on the lighthouse.")),
+        Step("conversation.item.truncate", where=lambda e: e["item_id"] == "item_two"),
     ]
     async with RealtimePeer(script, ignore=IGNORED) as peer:
         config = client_config(peer.url)
@@ -143,13 +153,22 @@ async def test_stop_truncates_the_reply_where_the_page_stopped_playing_it(
             await page.wait_for_function("() => window.assistantPage.playedSamples > 24000", timeout=10_000)
             await page.get_by_role("button", name="Stop").click()
             await page.wait_for_function("() => window.assistantPage.cleared.length >= 1", timeout=5000)
+            first_ms = (await page.evaluate("() => window.assistantPage.cleared"))[0]
+            # The second reply starts where the first stopped: its position must not carry the first one's error.
+            await page.get_by_label("Message").fill("Another one")
+            await page.get_by_role("button", name="Send").click()
+            await page.wait_for_function(f"() => window.assistantPage.playedSamples > {(first_ms + 1500) * 24}")
+            await page.get_by_role("button", name="Stop").click()
+            await page.wait_for_function(f"() => window.assistantPage.cleared.some((ms) => ms > {first_ms})")
             await peer.finished()
-            played_ms = (await page.evaluate("() => window.assistantPage.cleared"))[0]
+            cleared = await page.evaluate("() => window.assistantPage.cleared")
             after = await page.evaluate("() => window.assistantPage.playedSamples")
-    truncated_ms = peer.of_type("conversation.item.truncate")[0]["audio_end_ms"]
-    assert 1000 <= played_ms < 5000
-    assert abs(truncated_ms - played_ms) <= 50
-    assert after // 24 <= played_ms + 1  # nothing played after the stop
+    first, second = (e["audio_end_ms"] for e in peer.of_type("conversation.item.truncate"))
+    second_ms = max(cleared) - first_ms
+    assert 1000 <= first_ms < 5000 and 1500 <= second_ms < 5000
+    assert abs(first - first_ms) <= 50
+    assert abs(second - second_ms) <= 50
+    assert after // 24 <= max(cleared) + 1  # nothing played after the stop
     assert problems == []
 
 

@@ -59,3 +59,7 @@ async def test_a_second_tab_is_told_the_conversation_is_open_elsewhere(page_url:
         assert second.close_code == 4409
         await first.send(json.dumps({"type": "hello", "sample_rate": 48000}))  # the first tab still talks
         await first.ping()
+    async with connect(socket_url, origin=origin) as again:  # a reload: the old tab let go, the new one is welcome
+        await again.send(json.dumps({"type": "hello", "sample_rate": 48000}))
+        await again.ping()
+        assert again.close_code is None
