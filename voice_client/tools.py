@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,7 +222,7 @@ class McpTools:
         return "".join(c.text for c in result.contents if isinstance(c, mcp_types.TextResourceContents))
 
     @contextlib.asynccontextmanager
-    async def resource_updates(self, uris: Sequence[str]) -> AsyncIterator[AsyncIterator[str]]:
+    async def resource_updates(self, uris: Sequence[str]) -> AsyncIterator[AsyncGenerator[str, None]]:
         """Subscribe to `uris`; entering waits for the server's acknowledgement, then yields an iterator of the
         URI of each update (it ends when the MCP connection does: subscribe again).
 
@@ -232,7 +232,7 @@ class McpTools:
         client = await self._connected()
         async with client.listen(resource_subscriptions=list(uris)) as subscription:
 
-            async def updates() -> AsyncIterator[str]:
+            async def updates() -> AsyncGenerator[str, None]:
                 async for event in subscription:
                     if isinstance(event, ResourceUpdated):
                         yield str(event.uri)

@@ -83,7 +83,10 @@ class Documents:
 
     async def _listen(self, paths: list[str]) -> None:
         try:
-            async with self._tools.resource_updates([SCHEME + path for path in paths]) as updates:
+            async with (
+                self._tools.resource_updates([SCHEME + path for path in paths]) as stream,
+                contextlib.aclosing(stream) as updates,
+            ):
                 fresh, self._fresh = self._fresh, []
                 for path in fresh:  # read after the subscription holds: no change can fall between
                     self._reads.put_nowait(path)
