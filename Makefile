@@ -8,7 +8,7 @@ OFFLINE := $(VENV)/.installed-offline
 # `make demo` with OPENAI_API_KEY set talks to OpenAI and skips the offline engine's install.
 DEMO_ENV := $(if $(OPENAI_API_KEY),$(STAMP),$(OFFLINE))
 INSPECTOR := tools/node_modules/.bin/mcp-inspector
-SYSTEM_TOOLS := espeak-ng flite sox pulseaudio pactl
+SYSTEM_TOOLS := espeak-ng flite sox pulseaudio pactl chromium
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -30,7 +30,8 @@ $(OFFLINE): $(STAMP)
 	touch $(OFFLINE)
 
 # Debian packages: speech for tests (flite, espeak-ng, sox), PortAudio, real LibriVox clips, and PulseAudio
-# with ALSA's pulse plugin: the virtual sound card the microphone tests and the voice latency bench use.
+# with ALSA's pulse plugin: the virtual sound card the microphone tests and the voice latency bench use; and
+# Chromium, the real browser the page's tests (`--web`) drive through Playwright (never `playwright install`).
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	ldconfig -p | grep -q libportaudio.so.2 || missing="$$missing libportaudio2"; \
@@ -40,7 +41,7 @@ system-deps:
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    espeak-ng flite sox libportaudio2 pocketsphinx-testdata pulseaudio pulseaudio-utils libasound2-plugins >/dev/null; \
+	    espeak-ng flite sox libportaudio2 pocketsphinx-testdata pulseaudio pulseaudio-utils libasound2-plugins chromium >/dev/null; \
 	fi
 
 # The MCP Inspector CLI and the reference filesystem and memory MCP servers the tests drive (project-local:

@@ -4,6 +4,7 @@
     python demo.py --text "load the blog writer script" --text "..."   # one turn each, then exit
     python demo.py --wav request1.wav --wav request2.wav                # spoken turns from files
     python demo.py --script blog_writer              # start a script right away
+    python demo.py --web                             # a page in the browser: http://127.0.0.1:8780
 
 It starts the MCP server on loopback (or uses `--mcp-url`), indexes `library/` when it changed,
 starts the offline Realtime engine when there is no `OPENAI_API_KEY` (or uses `--realtime-url`),
@@ -154,7 +155,7 @@ def _client_config(env: dict[str, str], args: argparse.Namespace, mcp_url: str, 
 
 
 async def _run(args: argparse.Namespace, env: dict[str, str], view: LiveView) -> None:
-    front = FrontEnd.from_arguments(args, view)
+    front = FrontEnd.from_arguments(args, view, env)
     async with contextlib.AsyncExitStack() as stack:
         mcp_url = args.mcp_url or stack.enter_context(_mcp_server(env, args, view))
         realtime_url, engine = await _realtime_url(stack, args, env, view)

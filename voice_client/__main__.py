@@ -4,7 +4,8 @@
     python -m voice_client --mcp-config .mcp.json [--mcp-url URL] ...   # the servers an mcpServers file lists
 
 With neither --text nor --wav it talks through the microphone and speaker, or takes typed turns when
-there is no audio device (or with --typed). Replies go to stdout, everything else to stderr.
+there is no audio device (or with --typed); with --web, through a local page in the browser. Replies go to
+stdout, everything else to stderr.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ async def _run(config: Config, args: argparse.Namespace) -> None:
         print(json.dumps({"value": secret.value, "expires_at": secret.expires_at}))
         return
     view = PlainView()
-    front = FrontEnd.from_arguments(args, view)
+    front = FrontEnd.from_arguments(args, view, os.environ)
     view.labelled = not front.text_only
     transcript = Transcript(config.workspace_dir) if config.workspace_dir else None
     if transcript is not None:

@@ -1,10 +1,10 @@
 """The user's side of a conversation, shared by `python -m voice_client` and `python demo.py`.
 
 `FrontEnd` chooses how the user talks (the turns given on the command line, the microphone and speaker,
-or typed chat when there is no audio device), where the assistant's speech goes (the speaker, a WAV file
-beside the transcript, or nowhere in a text-only conversation), starts a script with `--script`, and runs
-the conversation. What the user sees goes through a `View`: the live terminal view (`LiveView`) or plain
-lines (`PlainView`).
+or typed chat when there is no audio device, or a page in the browser with `--web`), where the assistant's
+speech goes (the speaker, the page, a WAV file beside the transcript, or nowhere in a text-only conversation),
+starts a script with `--script`, and runs the conversation. What the user sees goes through a `View`: the live
+terminal view (`LiveView`) or plain lines (`PlainView`), and with `--web` the page as well (`voice_client.web`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import argparse
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from voice_client.config import Config
 from voice_client.latency import TurnLatency
@@ -28,10 +28,13 @@ from voice_client.transcript import Transcript
 from voice_client.turns import run_response, run_text_turn, run_wav
 from voice_client.typed_lines import TypedLines
 
+if TYPE_CHECKING:
+    from voice_client.web.page import WebOptions, WebPage
+
 logger = logging.getLogger(__name__)
 Turn = tuple[Literal["text", "wav"], Any]
 """("text", str) or ("wav", Path): one request, in command-line order."""
-Mode = Literal["turns", "chat", "microphone"]
+Mode = Literal["turns", "chat", "microphone", "web"]
 SCRIPT_TOOL = "load_script"
 """Contract with the MCP server (README, "Architecture"): `--script NAME` calls this tool with
 `{"script_name": NAME}` before the first turn and expects its result to carry the coach's instructions."""
@@ -70,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-wav", type=Path, help="the WAV file for the reply audio (default: by the transcript)")
     parser.add_argument("--script", help="start this script right away (e.g. blog_writer)")
     parser.add_argument("--latency-log", type=Path, help="append each turn's latency report to this file (JSON lines)")
+    web = parser.add_argument_group("the page in the browser")
+    web.add_argument("--web", action="store_true", help="talk through a local page in the browser (runs until Ctrl-C)")
+    web.add_argument("--web-port", type=int, default=8780, metavar="N", help="the page's port (default: 8780)")
+    web.add_argument(
+        "--web-host", default="127.0.0.1", help="the page's address (default: 127.0.0.1; others can reach any other)"
+    )
 
 
 @dataclass
@@ -88,15 +97,27 @@ class FrontEnd:
     latency_log: Path | None = None
     """Where each turn's latency report is appended as a JSON line."""
     mode: Mode = "turns"
+    web: WebOptions | None = None
+    """Where the page is served with `--web`; None without it."""
     _manual_turns: bool = False
 
     @classmethod
-    def from_arguments(cls, args: argparse.Namespace, view: View) -> FrontEnd:
-        """From parsed flags; the mode is chosen here (a missing audio device means typed chat)."""
+    def from_arguments(cls, args: argparse.Namespace, view: View, env: Mapping[str, str] | None = None) -> FrontEnd:
+        """From parsed flags; the mode is chosen here (a missing audio device means typed chat).
+
+        Args:
+            env: the environment, to tell whether a desktop browser can be opened for `--web`.
+        """
         front = cls(view, list(args.turns or []), args.typed, args.out_wav, args.script, args.latency_log)
         for kind, path in front.turns:
             if kind == "wav" and not path.is_file():
                 raise FrontEndError(f"no such WAV file: {path}")
+        if getattr(args, "web", False):
+            if front.turns or front.typed:
+                raise FrontEndError("--web talks through the page: leave out --text, --wav and --typed")
+            from voice_client.web.page import WebOptions, desktop_browser
+
+            front.web = WebOptions(args.web_host, args.web_port, desktop_browser(env or {}))
         front.mode = front._choose_mode()
         return front
 
@@ -126,13 +147,14 @@ class FrontEnd:
         """
         config = config.with_overrides(text_only=self.text_only)
         self._manual_turns = config.turn_detection == "none"
-        script = await self._start_script(tools) if self.script else None
-        if script is not None:
-            config = config.with_overrides(instructions=script[1].instructions)
-        if prepare is not None:
-            await prepare(config.instructions)
         async with contextlib.AsyncExitStack() as stack:
-            output = stack.enter_context(self._audio_output(config, transcript))
+            page = await stack.enter_async_context(self._page(tools)) if self.web is not None else None
+            script = await self._start_script(tools) if self.script else None
+            if script is not None:
+                config = config.with_overrides(instructions=script[1].instructions)
+            if prepare is not None:
+                await prepare(config.instructions)
+            output = page.audio if page is not None else stack.enter_context(self._audio_output(config, transcript))
             options = self.view.callbacks() | {"on_turn_latency": self._turn_latency} | session_options
             with self.view.waiting("Connecting"):
                 session = RealtimeSession(config, tools=tools, transcript=transcript, audio_output=output, **options)
@@ -141,7 +163,44 @@ class FrontEnd:
                 await session.add_tool_call(SCRIPT_TOOL, script[0], script[1].output)
                 with self.view.waiting("the coach is starting"):
                     await run_response(session, timeout_s=TURN_TIMEOUT_S)
-            await self._converse(session, output)
+            if page is not None:
+                await self._converse_in_page(page, session)
+            else:
+                await self._converse(session, output)
+
+    @contextlib.asynccontextmanager
+    async def _page(self, tools: McpTools | None) -> AsyncIterator[WebPage]:
+        """The page (`WebPage`) served for this conversation; its view shows everything in the terminal too.
+
+        Raises:
+            FrontEndError: the page cannot be served (the port is taken).
+        """
+        from voice_client.web.page import WebPage
+
+        assert self.web is not None
+        page = WebPage(self.web, self.view, tools)
+        try:
+            await page.__aenter__()
+        except OSError as exc:
+            raise FrontEndError(
+                f"cannot serve the page on {self.web.host}:{self.web.port} ({exc.strerror or exc}); "
+                "choose another port with --web-port"
+            ) from None
+        terminal, self.view = self.view, page.view
+        try:
+            yield page
+        finally:
+            self.view = terminal
+            await page.__aexit__(None, None, None)
+
+    async def _converse_in_page(self, page: WebPage, session: RealtimeSession) -> None:
+        """The page talks until the session ends or Ctrl-C; a session error is shown there as one line."""
+        with self.view.waiting("listening to the page (Ctrl-C to stop)"):
+            try:
+                await page.converse(session)
+            except (ConnectionError, RuntimeError, OSError) as exc:  # RealtimeError: shown, then raised
+                page.view.error(str(exc))
+                raise
 
     def _turn_latency(self, turn: TurnLatency) -> None:
         self.view.turn_latency(turn)
@@ -150,6 +209,8 @@ class FrontEnd:
                 log.write(json.dumps(turn.to_json()) + "\n")
 
     def _choose_mode(self) -> Mode:
+        if self.web is not None:
+            return "web"
         if self.turns:
             return "turns"
         if self.typed:

@@ -168,6 +168,12 @@ class RealtimeSession(SessionCallbacks):
         call.sent_on = self._generation
         await self._send(realtime.item_create(realtime.function_call_output(call.call_id, output)))
 
+    async def interrupt(self) -> None:
+        """Stop the assistant now, as when the user speaks over it (a Stop button): playback stops, the item is
+        truncated where the user stopped hearing it and the running response is cancelled."""
+        await self._ready()
+        await self._barge_in()
+
     async def cancel_response(self) -> None:
         """Cancel the running response, if any."""
         if (response_id := self._responses.cancel()) is not None:

@@ -129,7 +129,7 @@ class Connection:
     async def _call(self, tool: str, args: dict[str, Any], timeout_s: float) -> mcp_types.CallToolResult:
         if self.spec.own:  # our own server's tools stay registered while it restarts: wait for it
             await self._ready.wait()
-        client = self._current()
+        client = self.client()
         try:
             return await client.call_tool(tool, args, read_timeout_seconds=timeout_s)
         except MCPError as exc:
@@ -138,9 +138,14 @@ class Connection:
             logger.warning("MCP server %s lost the session (%s); reconnecting", self.spec.name, exc.error.message)
         self._reconnect(client)
         await self._ready.wait()
-        return await self._current().call_tool(tool, args, read_timeout_seconds=timeout_s)
+        return await self.client().call_tool(tool, args, read_timeout_seconds=timeout_s)
 
-    def _current(self) -> Client:
+    def client(self) -> Client:
+        """The connected MCP client.
+
+        Raises:
+            ServerDown: the server is not connected now.
+        """
         if not self.up or self._client is None:
             raise ServerDown(f"the {self.spec.name} server is not connected")
         return self._client

@@ -14,12 +14,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import mcp.types as mcp_types
-from mcp import MCPError
+from mcp import Client, MCPError
+from mcp.shared.subscriptions import ResourceUpdated
 
 from voice_client.toolbox import names
 from voice_client.toolbox.approvals import Ask, approval_question
@@ -218,6 +219,44 @@ class McpTools:
         if self.writes(name):
             return await self._forward(connection, tool.name, args, ask)
         return await self._stoppable(connection, tool.name, args, ask)
+
+    async def read_text(self, uri: str) -> str:
+        """The text of our own server's resource `uri` (e.g. `workspace://notes.md`), read now, never from a cache;
+        waits while the server is away.
+
+        Raises:
+            MCPError: the server has no such resource (a deleted file).
+        """
+        client = await self._own_client()
+        result = await client.read_resource(uri, cache_mode="bypass")
+        return "".join(c.text for c in result.contents if isinstance(c, mcp_types.TextResourceContents))
+
+    @contextlib.asynccontextmanager
+    async def resource_updates(self, uris: Sequence[str]) -> AsyncIterator[AsyncGenerator[str, None]]:
+        """Subscribe to our own server's `uris`; entering waits for the server's acknowledgement, then yields an
+        iterator of the URI of each update (it ends when the MCP connection does: subscribe again).
+
+        Raises:
+            MCPError, ListenNotSupportedError or RuntimeError: the server cannot listen now.
+        """
+        client = await self._own_client()
+        async with client.listen(resource_subscriptions=list(uris)) as subscription:
+
+            async def updates() -> AsyncGenerator[str, None]:
+                async for event in subscription:
+                    if isinstance(event, ResourceUpdated):
+                        yield str(event.uri)
+
+            yield updates()
+
+    async def _own_client(self) -> Client:
+        """Our own server's MCP client, once it is connected."""
+        own = next((c for c in self._connections if c.spec.own), None)
+        if own is None:
+            raise RuntimeError("the assistant's own MCP server is not configured")
+        while not await own.wait_up(5.0):
+            logger.info("waiting for the assistant's MCP server")
+        return own.client()
 
     def interrupt(self) -> None:
         """The user spoke over the assistant: stop the read-only calls still running (the SDK tells their
