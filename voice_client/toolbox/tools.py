@@ -165,7 +165,7 @@ class McpTools:
         tools: dict[tuple[str, str], tuple[Connection, mcp_types.Tool]] = {}
         for connection in self._connections:
             spec = connection.spec
-            for tool in sorted(connection.tools, key=lambda t: t.name):
+            for tool in connection.tools:  # in the server's order: a small model's choice of tool depends on it
                 allowed = spec.allowed_tools is None or tool.name in spec.allowed_tools
                 if not allowed or tool.name in spec.disabled_tools:
                     continue
