@@ -60,6 +60,9 @@ SESSIONS = ROOT / "benchmarks" / "coach_sessions.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "coach_bench.json"
 TRANSCRIPTS = ROOT / "benchmarks" / "results" / "coach_sessions"
 MOVES = ("load_script", "next_stage", "goto_stage")
+APPROVAL_ASKED = "Say yes or no."
+"""How the voice client's question before an overwrite ends (`voice_client/toolbox/approvals.py`): the session
+answers "Yes." in the same turn, as the user who asked for the change would."""
 FOOTER = re.compile(r"\*Created on: [^*\n]+\*\s*\n\*Script used: [^*\n]+\*")
 CHECKS = (
     "loaded_once",
@@ -233,6 +236,9 @@ async def converse(config: ClientConfig, session: dict[str, Any], workspace: Pat
             current = {"user": spec["user"], "calls": [], "replies": [], "replies_after": {}, "after": None}
             current["started"] = time.perf_counter()
             await run_text_turn(live, spec["user"], timeout_s=300)
+            if current["replies"] and current["replies"][-1].rstrip().endswith(APPROVAL_ASKED):
+                current["approved"] = True  # "Overwrite heating-email.md? ... Say yes or no.": as a user would
+                await run_text_turn(live, "Yes.", timeout_s=300)
             current["turn_s"] = round(time.perf_counter() - current.pop("started"), 2)
             current["first_reply_s"] = round(current.get("first_reply_s", current["turn_s"]), 2)
             current.pop("after", None)
@@ -262,6 +268,8 @@ def transcript(session: dict[str, Any], record: dict[str, Any], verdict: dict[st
                          f"{call['output'][:200]}  ")  # fmt: skip
         for reply in replies:
             lines.append(f"**assistant** › {reply}  ")
+            if turn.get("approved") and reply.rstrip().endswith(APPROVAL_ASKED):
+                lines.append("**you** › Yes.  ")
         lines.append(f"*({turn['first_reply_s']} s to the first reply, {turn['turn_s']} s in all)*")
         lines.append("")
     for name, text in record["files"].items():

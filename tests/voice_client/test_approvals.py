@@ -106,13 +106,18 @@ def test_answers_are_read_as_yes_no_or_unclear(answer: str, verdict: str) -> Non
     assert classify(answer) == verdict
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [OVERWRITE, json.dumps({"operation": "save_as", "filename": "notes.md", "content": "# Other"})],  # a write too
+    ids=["write", "save_as"],
+)
 async def test_no_leaves_the_file_byte_identical_and_the_output_says_declined(
-    client_config: Callable[..., Config], config: ServerConfig, mcp_url: str
+    client_config: Callable[..., Config], config: ServerConfig, mcp_url: str, arguments: str
 ) -> None:
     notes = config.workspace_dir / "notes.md"
     notes.write_text(NOTES, encoding="utf-8")
     question = "Overwrite notes.md? Its 4 lines would be replaced. Say yes or no."
-    script = [*_held_call("Replace my notes", "file_operation", OVERWRITE, question), _user_says("No"), *_outcome("r3")]
+    script = [*_held_call("Replace my notes", "file_operation", arguments, question), _user_says("No"), *_outcome("r3")]
     async with RealtimePeer(script) as peer:
         cfg = client_config(peer.url, mcp_url)
         async with McpTools(cfg) as tools, RealtimeSession(cfg, tools=tools) as session:

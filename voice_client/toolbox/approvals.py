@@ -111,7 +111,10 @@ async def _own_file_question(connection: Connection, args: dict[str, Any]) -> st
     operation, filename = args.get("operation"), str(args.get("filename") or "output.md")
     if operation == "replace" and not args.get("dry_run"):
         return f"Replace {_clip(args.get('pattern') or '')!r} in {filename}?"
-    if operation in ("write", "delete", "restore") or (operation == "save_as" and args.get("overwrite")):
+    writes_text = operation == "save_as" and args.get("content") is not None  # "save this as NAME": a write
+    if operation in ("write", "delete", "restore") or (
+        operation == "save_as" and (args.get("overwrite") or writes_text)
+    ):
         target = str(args.get("new_filename") or filename) if operation == "save_as" else filename
         lines = await _line_count(connection, target)
         if operation == "delete":
