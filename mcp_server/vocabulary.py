@@ -19,13 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_CHARS", "VOCABULARY_URI", "spoken_vocabulary"]
 
-COMMANDS = (
-    "Search my library", "create a file", "write it to a file", "a heading", "a line", "load a script", "next stage",
-    "save it",
-)  # fmt: skip
+COMMANDS = ("Search my library", "create a file", "a heading", "a line", "load a script", "next stage", "save it")
 """What every user of this server says, first in the vocabulary: a prompt of names and titles alone made Whisper
 hear the commands worse ("Search my library" as "Church my library"; spoken commands' word error rate 3.4 % without
-a prompt, 5.8 % with the names alone, 4.7 % with these first)."""
+a prompt, 5.8 % with the names alone, 4.7 % with these first and "write it to a file" among them, which then
+made "blog writer" heard as "blog, write or": it went)."""
 MAX_CHARS = 700
 """Longest vocabulary: Whisper reads 223 tokens of prompt, about 700 characters of names and rare words (3.3
 characters a token on `library/`); the engine keeps the whole phrases that fit."""
@@ -53,10 +51,12 @@ def spoken_vocabulary(
 
 
 def _script_terms(client: str, scripts: ScriptLibrary, sessions: ScriptSessions) -> list[str]:
-    """The running script's title and its stages' names as said ("first_draft" -> "first draft")."""
+    """The running script's title and its stages' names as said ("first_draft" -> "first draft"); with none
+    running, the scripts to load, as said ("blog writer script")."""
     name = sessions.get(client).script_name
     if name is None:
-        return []
+        found, _ = scripts.scan()
+        return [f"{script.replace('_', ' ')} script" for script in sorted(found)]
     try:
         script = scripts.get(name)
     except UnknownScript:  # deleted since it was loaded

@@ -22,6 +22,10 @@ from mcp_server.vocabulary import COMMANDS, MAX_CHARS
 from tests.mcp_server.conftest import SAMPLE_LIBRARY
 from tests.servers import make_config
 
+SCRIPTS = [
+    f"{n} script" for n in ("blog writer", "brainstorm session", "email workshop", "improv game", "interview prep")
+]
+
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
@@ -67,7 +71,9 @@ async def test_the_vocabulary_resource_holds_the_librarys_words(server: Assistan
     assert VOCABULARY_URI in listed
     phrases = text.split(", ")
     assert phrases[: len(COMMANDS)] == list(COMMANDS)  # what every user says, then the library's titles
-    assert phrases[len(COMMANDS) :][:2] == ["Apartment lease summary", "Book club: Walden by Henry David Thoreau"]
+    loadable = ["blog writer script", "brainstorm session script", "email workshop script", "improv game script"]
+    assert phrases[len(COMMANDS) :][:4] == loadable  # no script runs: the ones to load, as said
+    assert "Apartment lease summary" in phrases and "Book club: Walden by Henry David Thoreau" in phrases
     assert {"Weekend sourdough", "Alfama", "Ishiguro", "courgettes", "Overstory"} <= set(phrases)
     assert len(text) <= MAX_CHARS
 
@@ -104,4 +110,4 @@ async def test_a_changed_library_announces_its_new_words(config: Config, server:
 
 async def test_without_a_library_or_script_the_vocabulary_is_the_server_s_commands(config: Config) -> None:
     async with Client(build_server(config), raise_exceptions=True) as client:
-        assert await _vocabulary(client) == ", ".join(COMMANDS)  # a prompt of names alone hears commands worse
+        assert await _vocabulary(client) == ", ".join([*COMMANDS, *SCRIPTS])  # names alone: commands heard worse

@@ -17,7 +17,10 @@ from voice_client.config import Config
 from voice_client.session import RealtimeSession
 from voice_client.tools import VOCABULARY_URI, McpTools
 
-COMMANDS = "Search my library, create a file, write it to a file, a heading, a line, load a script, next stage, save it"
+COMMANDS = "Search my library, create a file, a heading, a line, load a script, next stage, save it"
+SCRIPTS = (
+    "blog writer script, brainstorm session script, email workshop script, improv game script, interview prep script"
+)
 """What the MCP server's vocabulary starts with (`mcp_server.vocabulary.COMMANDS`: another program's)."""
 
 
@@ -82,7 +85,7 @@ async def test_the_assistants_vocabulary_follows_its_script(tmp_path: Path) -> N
     with running_mcp_server(make_config(tmp_path)) as base:
         config = Config.from_env({"MCP_SERVER_URL": base + "/mcp", "OPENAI_API_KEY": "sk-test"}, base_dir=tmp_path)
         async with McpTools(config) as tools:
-            assert tools.vocabulary == COMMANDS  # no library, no script: the server's commands
+            assert tools.vocabulary == f"{COMMANDS}, {SCRIPTS}"  # no library, no script running
             assert not (await tools.call("load_script", '{"script_name": "blog_writer"}')).is_error
             async with asyncio.timeout(5):
                 vocabulary = await anext(aiter(tools.vocabulary_changes()))
