@@ -150,7 +150,7 @@ class ReplyShape:
         numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
         shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
         if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
-            said = [f"{who}: {_clip(text, 100)}" for who, text in exchanges(history)[-12:]]
+            said = [_clip(text, 100) for who, text in exchanges(history) if who == "You" or _offered(text)]
             if said:
                 tail = f"Write it from what was said in this script, adding nothing: {' | '.join(said)}"
                 shape = replace(shape, tail=tail)
