@@ -26,6 +26,8 @@ HEARD_CHARS = 28
 FREE_SENTENCES = 2
 SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
+OFFER = "How about"
+"""How a turn that offers ideas is said: "How about A, B, or C?" (`speaker` writes it, `offered` reads it back)."""
 IDEA_CHARS = 40
 """Longest idea, when a stage's turns offer ideas."""
 FEEDBACK_CHARS = 150
@@ -182,6 +184,12 @@ def last_answer(history: Sequence[Entry]) -> str:
     return said[-1] if said else ""
 
 
+def offered(reply: str) -> list[str]:
+    """The ideas a coach's reply offered ("How about A, B, or C?": A, B and C); [] for any other reply."""
+    offer = re.fullmatch(rf"{OFFER} (.+)\?", reply.strip())
+    return re.split(r", or |, ", offer[1]) if offer else []
+
+
 def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str, Any]], str]:
     """The spoken text of a coach reply so far, from its (partial, closed) JSON values.
 
@@ -206,7 +214,7 @@ def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str,
             ideas = [i.strip() for i in closed.get("ideas") or [] if isinstance(i, str) and i.strip()]
             if len(ideas) < turn.card.offers:
                 return ""
-            return f"How about {', '.join(ideas[:-1])}, or {ideas[-1]}?" if len(ideas) > 1 else f"How about {ideas[0]}?"
+            return f"{OFFER} {', '.join(ideas[:-1])}, or {ideas[-1]}?" if len(ideas) > 1 else f"{OFFER} {ideas[0]}?"
         if "heard" in partial:
             heard = closed.get("heard")
             if not isinstance(heard, str) or not isinstance(closed.get("ask"), str):

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from local_realtime.brain import Entry, ToolSpec
-from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, speaker
+from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, offered, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
@@ -127,7 +127,7 @@ class ReplyShape:
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
         replies = [e.text for e in history if e.role == "assistant"]
         asked = [q for reply in replies for q in re.findall(r"[^.!?]*\?", reply)]  # never the same question twice
-        asked += [idea for reply in replies for idea in _offered(reply)]  # nor an idea offered before
+        asked += [idea for reply in replies for idea in offered(reply)]  # nor an idea offered before
         earlier = RepeatBan([*replies, *coach.to_ask], [*AVOIDED_PHRASES, *asked])
         feedback = asks_feedback(coach, last_user)  # "how was that?": feedback on their answer, quoting it
         answer = last_answer(history) if feedback else last_user
@@ -150,7 +150,7 @@ class ReplyShape:
         numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
         shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
         if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
-            said = [_clip(text, 100) for who, text in exchanges(history) if who == "You" or _offered(text)]
+            said = [_clip(text, 100) for who, text in exchanges(history) if who == "You" or offered(text)]
             if said:
                 tail = f"Write it from what was said in this script, adding nothing: {' | '.join(said)}"
                 shape = replace(shape, tail=tail)
@@ -225,12 +225,6 @@ def _knows_nothing(result: str, question: str) -> bool:
     """Whether `result` (a tool's output) found nothing on `question`, a question only the user's documents
     could answer."""
     return NOT_FOUND in result and _PERSONAL.search(question) is not None
-
-
-def _offered(reply: str) -> list[str]:
-    """The ideas a coach's reply offered ("How about A, B, or C?": A, B and C)."""
-    offer = re.fullmatch(r"How about (.+)\?", reply.strip())
-    return re.split(r", or |, ", offer[1]) if offer else []
 
 
 def _said(text: str) -> dict[str, Any]:
