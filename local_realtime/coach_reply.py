@@ -28,8 +28,9 @@ SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
 OFFER = "How about"
 """How a turn that offers ideas is said: "How about A, B, or C?" (`speaker` writes it, `offered` reads it back)."""
-IDEA_CHARS = 40
-"""Longest idea, when a stage's turns offer ideas."""
+IDEA_CHARS = 56
+"""Longest idea, when a stage's turns offer ideas (at 40 a small model's ideas were cut mid-phrase: "a meeting at a
+local")."""
 FEEDBACK_CHARS = 150
 """Longest strength or improvement in feedback."""
 ACKNOWLEDGEMENTS = ("{}, got it. {}", "{}: noted. {}", "{}. Good. {}", "{}, understood. {}", "{}, okay. {}")
@@ -68,7 +69,7 @@ def spoken_options(turn: CoachTurn, said: str = "", answer: str | None = None) -
         asked = {"enum": to_ask}
         options = [_object({"heard": heard, "ask": asked}), _object({"say": plain, "ask": asked})]
     elif turn.card.offers:  # new ideas, a few words each, said as a question: "How about A, B, or C?"
-        idea = {"type": "string", "pattern": f'^[^.!?,;"\\\\]{{3,{IDEA_CHARS}}}$'}
+        idea = {"type": "string", "pattern": f'^[^.!?,;#@"\\\\]{{3,{IDEA_CHARS}}}$'}  # no hashtags
         count = turn.card.offers
         options = [_object({"ideas": {"type": "array", "items": idea, "minItems": count, "maxItems": count}})]
     else:  # a few short sentences: spoken, not read; begun as the stage's turns begin ("Yes, and")
@@ -106,12 +107,21 @@ _TIME = re.compile(
 )
 
 
+_WHO_TO = re.compile(r"^who is it (to|for)\b", re.IGNORECASE)
+_ADDRESSEE = re.compile(
+    r"\b(?i:email|letter|message|note|it's|it is|write|writing)\b[^.?!]*?\b(?i:to|for) ((?i:my|our|the|mr|mrs|ms|dr)\b"
+    r"|[A-Z][a-z]+)"
+)
+"""A user's words that say who an email is to ("an email to my landlord", "It's to Mr. Patel")."""
+
+
 def answered(question: str, said: str, questions: Sequence[str] = ()) -> bool:
     """Whether `said` (a user's turn) already answers `question`, one of the stage's `questions`: it names the
     question's own topic, a word no other question of the stage has ("Anything sensitive ...?" after "nothing
-    sensitive"), or gives a time to a question about when ("Is there a deadline?" after "fixed by Friday"). A coach
-    never asks what it was just told."""
-    if _WHEN.search(question) and _TIME.search(said):
+    sensitive"), gives a time to a question about when ("Is there a deadline?" after "fixed by Friday"), or names
+    whom an email is to ("Who is it to ...?" after "an email to my landlord"). A coach never asks what it was just
+    told."""
+    if (_WHEN.search(question) and _TIME.search(said)) or (_WHO_TO.search(question) and _ADDRESSEE.search(said)):
         return True
     others = {w for q in questions if q != question for w in _topic(q)}
     return bool((_topic(question) - others) & {w.rstrip("s") for w in re.findall(r"[a-z']+", said.lower())})

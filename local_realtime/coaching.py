@@ -104,8 +104,11 @@ def note(turn: CoachTurn, first: bool) -> str:
             "a tool."
         )
     elif card.offers:
+        if turn.told:
+            lines.append("The challenge: " + " | ".join(_clip(t, ANSWER_CHARS) for t in turn.told[:3]))
         lines.append(
-            f'Reply as {{"ideas": [{card.offers} new ideas, a few words each, none offered before]}}, or call a tool.'
+            f'Reply as {{"ideas": [{card.offers} new ideas for the challenge, a few words each, each unlike the others'
+            " and unlike any offered before]}, or call a tool."
         )
     else:
         how = "; ".join(card.rules) or "one to three short sentences, to them as you"
@@ -187,7 +190,12 @@ def _advance(turn: CoachTurn | None, history: Sequence[Entry], index: int, entry
         questions = [card.opening, *card.questions] if card.opening else list(card.questions)
         if card.move_on:
             questions.append(card.move_on)
-        told = turn.told if turn is not None and turn.card.script == card.script else ()
+        if turn is not None and turn.card.script == card.script:
+            told = turn.told
+        else:  # what they asked for when the script was loaded ("an email to my landlord") was told too
+            told = tuple(e.text for e in history[:index][-4:] if e.role == "user")[-1:]
+        keep = (card.opening, card.move_on)
+        questions = [q for q in questions if q in keep or not any(answered(q, t, card.questions) for t in told)]
         return CoachTurn(card, True, (), tuple(questions), _call_of(history, index), told=told)
     if turn is None:
         return None

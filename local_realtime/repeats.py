@@ -45,9 +45,12 @@ class RepeatBan:
             if words:
                 self._next.setdefault(tuple(words[:-1]), set()).add(words[-1])
 
-    def including(self, references: Sequence[str] = (), size: int = 5, phrases: Sequence[str] = ()) -> RepeatBan:
-        """A copy that also refuses `size` words in a row of `references`, and `phrases` whole."""
-        wider = RepeatBan(phrases=phrases, itself=self._itself)
+    def including(
+        self, references: Sequence[str] = (), size: int = 5, phrases: Sequence[str] = (), itself: int | None = None
+    ) -> RepeatBan:
+        """A copy that also refuses `size` words in a row of `references`, and `phrases` whole (and, given `itself`,
+        a run of that many words twice in the text)."""
+        wider = RepeatBan(phrases=phrases, itself=self._itself if itself is None else itself)
         for key, words in self._next.items():
             wider._next.setdefault(key, set()).update(words)
         wider._add(references, size)

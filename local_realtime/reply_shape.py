@@ -34,6 +34,9 @@ ECHO_WORDS = 5
 """A coach's sentence may not copy this many words in a row of the user's last turn or of its own earlier turns."""
 HEARD_ECHO_WORDS = 5
 """Their point given back in a few words copies fewer than five of theirs in a row (fewer forced odd words in)."""
+IDEA_ECHO_WORDS = 3
+"""Ideas offered do not share three words in a row with each other, earlier ideas or the challenge ("A bakery by
+the sea", then "A bakery by the sea with a view")."""
 FREE_ECHO_WORDS = 3
 """In a free turn (a story line, ideas) the user's last words are not copied even three in a row: a small model
 otherwise says the user's line back as its own."""
@@ -107,6 +110,8 @@ class ReplyShape:
     _heard: RepeatBan
     tail: str | None = None
     """A note to read after the user's words, for this reply only (what a file's text is made of)."""
+    leads: frozenset[str] = frozenset()
+    """The first words of the ideas offered before (lower case, "a"/"the" skipped): no idea begins with one again."""
     numbers: frozenset[str] = frozenset()
     """The numbers said so far (by the user, the coach, the tools): the only ones a coach may say."""
 
@@ -141,6 +146,10 @@ class ReplyShape:
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, earlier, phrases, earlier)
         free = not coach.to_ask and not coach.card.questions
         ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
+        if free and coach.card.offers:  # ideas: none like an earlier one, another in the list or the challenge
+            ideas = [idea for reply in replies for idea in offered(reply)]
+            ban = earlier.including([last_user, *coach.told, *ideas], IDEA_ECHO_WORDS, itself=IDEA_ECHO_WORDS)
+            leads = frozenset(_lead(idea + " ") for idea in ideas) - {""}
         heard = earlier.including([last_user], HEARD_ECHO_WORDS)
         options = coach_options(coach, last_user, answer)
         preambles = [
@@ -149,10 +158,18 @@ class ReplyShape:
         spoken_before = RepeatBan([], [*AVOIDED_PHRASES, *(p for p in preambles if len(p.split()) > 1)])
         numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
         shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
+        if free and coach.card.offers:
+            shape = replace(shape, leads=leads)
         if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
             said = [_clip(text, 100) for who, text in exchanges(history) if who == "You" or offered(text)]
             if said:
-                tail = f"Write it from what was said in this script, adding nothing: {' | '.join(said)}"
+                ideas = any(offered(text) for who, text in exchanges(history) if who == "Coach")
+                start = " Begin with a line on what the ideas are for, in their words." if ideas else ""
+                facts = key_facts([text for who, text in exchanges(history) if who == "You"])
+                keep = f" Keep every one of: {', '.join(facts)}." if facts else ""
+                tail = (
+                    f"Write it from what was said in this script, adding nothing.{start}{keep} Said: {' | '.join(said)}"
+                )
                 shape = replace(shape, tail=tail)
         return shape
 
@@ -172,6 +189,10 @@ class ReplyShape:
             value = from_json(reply, allow_partial="trailing-strings")  # may repeat another
             if isinstance(value, dict):
                 said = [str(v) for k, v in value.items() if k in SPOKEN_FIELDS and k != field[1]]
+                if isinstance(value.get("ideas"), list) and field[1] == "ideas":  # the list's earlier ideas too
+                    said += [str(v) for v in value["ideas"][:-1]]
+                    if _leads_again(field[2] + piece, {*self.leads, *(_lead(i + " ") for i in said)} - {""}):
+                        return True  # begun as another idea began ("Sourdough Bakery by ...", "Sourdough ...")
                 return ban.rejects(" ".join([*said, field[2]]), piece)
         return ban.rejects(field[2], piece)
 
@@ -235,6 +256,37 @@ def _said(text: str) -> dict[str, Any]:
         "required": ["say"],
         "additionalProperties": False,
     }
+
+
+def _lead(idea: str) -> str:
+    """An idea's first word once it is whole (lower case; "a", "an", "the" skipped); "" while it is being spelt."""
+    words = idea.lower().split()
+    while len(words) > 1 and words[0] in _ARTICLES:
+        words = words[1:]
+    return re.sub(r"[^\w']", "", words[0]) if words and (len(words) > 1 or idea[-1:].isspace()) else ""
+
+
+def _leads_again(idea: str, leads: set[str]) -> bool:
+    """Whether `idea` (being spelt) begins with one of `leads`, or with a word of 3 letters or more that can only
+    become one of them."""
+    if whole := _lead(idea):
+        return whole in leads
+    words = idea.lower().split()
+    while len(words) > 1 and words[0] in _ARTICLES:
+        words = words[1:]
+    spelt = re.sub(r"[^\w']", "", words[-1]) if len(words) == 1 else ""
+    return len(spelt) >= 3 and spelt not in _ARTICLES and any(lead.startswith(spelt) for lead in leads)
+
+
+_ARTICLES = ("a", "an", "the")
+_NUMBER_OR_NAME = re.compile(r"\b\d+(?:st|nd|rd|th)?\b|(?<=[a-z,] )[A-Z][a-z]+\b")
+
+
+def key_facts(said: Sequence[str]) -> list[str]:
+    """The numbers and names in the user's turns (`said`), in order, once each: "the 30th", "Anna", "Oslo" (a
+    capitalised word inside a sentence; "I" left out): what a draft made from their words must keep."""
+    found = [m[0] for text in said for m in _NUMBER_OR_NAME.finditer(text)]
+    return list(dict.fromkeys(f for f in found if f != "I"))
 
 
 def _clip(text: str, limit: int) -> str:

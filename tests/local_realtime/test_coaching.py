@@ -12,11 +12,11 @@ from mcp import Client
 
 from local_realtime.brain import Entry
 from local_realtime.coach_reply import RETRY, answered, asking, speaker, spoken_options
-from local_realtime.coaching import annotate, coach_replies, coach_turn, material, repeats_loading
+from local_realtime.coaching import annotate, coach_replies, coach_turn, material, note, repeats_loading
 from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader
 from local_realtime.repeats import RepeatBan
-from local_realtime.reply_shape import ReplyShape
+from local_realtime.reply_shape import ReplyShape, key_facts
 from local_realtime.stage import StageCard
 from mcp_server.server import build_server
 from tests.servers import make_config
@@ -31,7 +31,7 @@ async def _results(tmp_path: Path, script: str, *moves: str) -> list[str]:
     return [summarize(result.structured_content) for result in outputs]
 
 
-def _loaded(output: str, user: str = "I need to write an email to my landlord.") -> list[Entry]:
+def _loaded(output: str, user: str = "I need to write an email.") -> list[Entry]:
     return [
         Entry("user", user),
         Entry("assistant", "Loading the email workshop."),
@@ -62,12 +62,16 @@ def test_a_script_result_is_a_stage_card_and_other_outputs_are_not(email: list[s
 
 
 def test_the_opening_is_the_script_s_own_words_or_its_next_question(email: list[str]) -> None:
-    turn = coach_turn(_loaded(email[0]))
+    turn = coach_turn(_loaded(email[0], user="I need to write an email to my landlord."))
     assert turn is not None and turn.opening and coach_replies(_loaded(email[0]))
     options = asking(turn)
     assert options[0] == turn.card.opening
-    # their words answered the opening's question: its first sentence, then the stage's first question
-    assert options[1] == "Tell me about the email you need to write. Who is it to, and what is your relationship?"
+    # their words answered the opening's question: its first sentence, then the stage's first question they did not
+    # answer already ("an email to my landlord" said who it is to)
+    assert options[1] == "Tell me about the email you need to write. What do you want them to do after reading it?"
+    unnamed = coach_turn(_loaded(email[0]))
+    assert unnamed is not None
+    assert asking(unnamed)[1].endswith("Who is it to, and what is your relationship?")
     assert spoken_options(turn) == [
         {"type": "object", "properties": {"ask": {"enum": options}}, "required": ["ask"], "additionalProperties": False}
     ]
@@ -157,9 +161,9 @@ def test_what_they_said_is_given_back_before_the_next_question() -> None:
     history += [Entry("assistant", "Ready?"), Entry("user", "It's for Mr. Patel, my landlord.")]
     turn = coach_turn(history)
     assert turn is not None
-    reply = {"heard": "Mr Patel, your landlord", "ask": "Who is it to?"}
+    reply = {"heard": "Mr Patel, your landlord", "ask": "When?"}
     spoken = speaker(turn, history[-1].text)(reply, reply)
-    assert spoken == "Mr Patel, your landlord: noted. Who is it to?"  # the words vary from turn to turn
+    assert spoken == "Mr Patel, your landlord: noted. When?"  # the words vary from turn to turn
     # the model then sees its own turn in the shape it answered in
     shown = annotate([*history, Entry("assistant", spoken), Entry("user", "Friday.")])
     assert json.loads(next(e.text for e in shown if e.text.startswith('{"heard"'))) == reply
@@ -246,8 +250,10 @@ def test_a_question_the_user_already_answered_is_not_asked() -> None:
     history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
     history += [Entry("user", "It's to Mr. Patel, and I want the heating fixed by Friday. Nothing sensitive.")]
     turn = coach_turn(history)
-    assert turn is not None and turn.to_ask == ("Who is it to?",), turn.to_ask
+    assert turn is not None and turn.to_ask == (), turn.to_ask  # whom to, when and how sensitive: all told
     assert answered("Is there a deadline?", "an answer by Monday", questions)
+    assert answered("Who is it to?", "An email to my landlord.")
+    assert not answered("Who is it to?", "Ask for the refund.")
     assert not answered(
         "Who exactly is the reader?",
         "Readers who never ran",
@@ -269,4 +275,16 @@ def test_a_stage_that_offers_ideas_says_them_as_a_question_and_never_offers_one_
     later = ReplyShape.of([*history, Entry("assistant", "How about Salt and Crumb, Sea Loaf, or Harbour Bread?"),
                            Entry("user", "More please.")])  # fmt: skip
     assert later.rejects('{"ideas": ["Sea', " Loaf")  # offered before
-    assert not later.rejects('{"ideas": ["Sea', " Glass")
+    assert not later.rejects('{"ideas": ["Tide', " Pool")
+    assert later.rejects('{"ideas": ["A bakery by the sea", "A bakery', " by")  # like another idea of the list
+    assert later.rejects('{"ideas": ["Names for', " my")  # the challenge's own words
+    assert later.rejects('{"ideas": ["Tide Pool", "The Sal', "t")  # begun as an earlier idea began
+    assert later.rejects('{"ideas": ["Tide Pool", "Tide', " Moon")  # ... or as another of the list
+    assert not later.rejects('{"ideas": ["Tide Pool", "Bright', " Loaf")
+    assert "The challenge: Names for my seaside bakery." in note(later.coach, first=False)
+
+
+def test_a_draft_is_told_to_keep_the_names_and_numbers_they_said() -> None:
+    said = ["It's to Anna at Greenfield, she's been patient.", "I want her to agree to a new date, the 30th."]
+    assert key_facts(said) == ["Anna", "Greenfield", "30th"]
+    assert key_facts(["I think Monday works, I guess."]) == ["Monday"]

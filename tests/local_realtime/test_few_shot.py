@@ -13,13 +13,13 @@ from local_realtime.few_shot import PACKAGED_FEW_SHOT, Example, FewShotError, lo
 def test_the_packaged_examples_load_in_file_order() -> None:
     examples = load_few_shot(PACKAGED_FEW_SHOT)
 
-    assert len(examples) == 24
+    assert len(examples) == 25
     assert examples[0].user == "I'd like to work on a blog post." and examples[0].tool == "load_script"
     assert Example(user="Good morning!", say="Good morning! What would you like to do today?") in examples
     answered = [e for e in examples if e.result is not None]
     assert answered and all(e.answer and e.tool for e in answered)
     coached = [e for e in examples if e.ask is not None or e.feedback is not None or e.ideas]  # a coach's shapes
-    assert len(coached) == 6 and all(e.tool is None for e in coached)
+    assert len(coached) == 7 and all(e.tool is None for e in coached)
 
 
 def test_a_coach_example_cannot_also_call_a_tool() -> None:
