@@ -172,7 +172,7 @@ async def test_stop_truncates_each_reply_where_the_page_stopped_playing_it(
     assert problems == []
 
 
-def _loud(event: dict[str, Any]) -> bool:
+def is_loud(event: dict[str, Any]) -> bool:
     samples = np.frombuffer(base64.b64decode(event["audio"]), dtype="<i2").astype(np.float64)
     return len(samples) > 0 and float(np.sqrt(np.mean(samples**2))) > 1000
 
@@ -188,7 +188,7 @@ def _story_then_speech_over_it() -> Iterator[Step]:
     while not spoke:
         yield Step(
             "input_audio_buffer.append",
-            reply=lambda e: [speech_started("item_user")] if _loud(e) and not spoke.append(True) else [],
+            reply=lambda e: [speech_started("item_user")] if is_loud(e) and not spoke.append(True) else [],
         )
     yield Step("conversation.item.truncate", where=lambda e: e["item_id"] == "item_story")
 
