@@ -76,6 +76,7 @@ bench: setup
 	$(PY) benchmarks/local_engine_bench.py
 	$(PY) benchmarks/answer_bench.py
 	$(PY) benchmarks/voice_latency_bench.py
+	$(PY) benchmarks/page_latency_bench.py
 	$(PY) benchmarks/echo_bench.py
 	$(PY) benchmarks/mcp_server_bench.py
 

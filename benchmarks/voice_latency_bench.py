@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))  # for tests.* when run as a script
 
 from tests.demo_process import Demo, count_lines, demo_env, wait_turn_over  # noqa: E402
 from tests.speech_audio import synthesize  # noqa: E402
-from tests.virtual_audio import VirtualAudio, first_sound, speech_end_s  # noqa: E402
+from tests.virtual_audio import Probe, VirtualAudio, first_sound, speech_end_s  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "voice_latency_bench.json"
 CONVERSATION: list[tuple[str, str | None]] = [
@@ -56,7 +56,7 @@ CONVERSATION: list[tuple[str, str | None]] = [
 ]
 
 
-def _reports(path: Path) -> list[dict[str, Any]]:
+def read_reports(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -78,35 +78,47 @@ def run(turns: list[tuple[str, str | None]], debug: bool = False) -> dict[str, A
             with audio.probe() as probe:
                 time.sleep(1.0)
                 for (text, tool), pcm in zip(turns, requests, strict=True):
-                    line = len(demo.output())
-                    reported = count_lines(latency_log)
-                    spoke_at = probe.say(pcm)
-                    end_of_speech = spoke_at + speech_end_s(pcm)
-                    wait_turn_over(demo, probe, spoke_at, latency_log, reported)
-                    t0, samples = probe.recording()
-                    heard = first_sound(samples, end_of_speech - t0)
-                    output = demo.output(line)
-                    row = {
-                        "request": text,
-                        "expected_tool": tool,
-                        "tools_called": re.findall(r"⚙ (\w+)", "\n".join(output)),
-                        "transcript": next((o.split("you › ", 1)[1] for o in output if "you › " in o), None),
-                        "replies": [o.split("assistant › ", 1)[1] for o in output if "assistant › " in o],
-                        "end_of_speech_s": end_of_speech,
-                        "first_reply_audio_s": round(t0 + heard - end_of_speech, 3) if heard is not None else None,
-                    }
+                    row = speak_turn(demo, probe, latency_log, text, tool, pcm)
                     rows.append(row)
                     print(f"{row['first_reply_audio_s']} s  {text!r} -> {row['tools_called']}", flush=True)
                     time.sleep(1.0)
         finally:
             code = demo.stop()
-        reports = _reports(latency_log)
-        _attach_reports(rows, reports)
+        reports = read_reports(latency_log)
+        attach_reports(rows, reports)
         log = demo.output() if debug else demo.output()[-400:]
         return {"ready_s": round(ready_s, 1), "exit_code": code, "turns": rows, "log": log}
 
 
-def _attach_reports(rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
+def speak_turn(demo: Demo, probe: Probe, latency_log: Path, text: str, tool: str | None, pcm: bytes) -> dict[str, Any]:
+    """One turn on the terminal path: `pcm` (PCM16 mono 24 kHz, the request `text`) spoken into the virtual
+    microphone, then wait until the reply is over. Returns the turn's row: `turn_row`'s keys, and
+    `end_of_speech_s` (`time.monotonic()`) and `first_reply_audio_s` (seconds after it; None if silent)."""
+    line = len(demo.output())
+    reported = count_lines(latency_log)
+    spoke_at = probe.say(pcm)
+    end_of_speech = spoke_at + speech_end_s(pcm)
+    wait_turn_over(demo, probe, spoke_at, latency_log, reported)
+    t0, samples = probe.recording()
+    heard = first_sound(samples, end_of_speech - t0)
+    return turn_row(demo.output(line), text, tool) | {
+        "end_of_speech_s": end_of_speech,
+        "first_reply_audio_s": round(t0 + heard - end_of_speech, 3) if heard is not None else None,
+    }
+
+
+def turn_row(output: list[str], text: str, tool: str | None) -> dict[str, Any]:
+    """What the demo printed for one turn (`output`, its lines): the tools called, what it heard, its replies."""
+    return {
+        "request": text,
+        "expected_tool": tool,
+        "tools_called": re.findall(r"⚙ (\w+)", "\n".join(output)),
+        "transcript": next((o.split("you › ", 1)[1] for o in output if "you › " in o), None),
+        "replies": [o.split("assistant › ", 1)[1] for o in output if "assistant › " in o],
+    }
+
+
+def attach_reports(rows: list[dict[str, Any]], reports: list[dict[str, Any]]) -> None:
     """Give each turn the client's latency report whose end of speech lies closest to the turn's."""
     for row in rows:
         near = [r for r in reports if abs(r.get("speech_end", 0) - row["end_of_speech_s"]) < 3.0]

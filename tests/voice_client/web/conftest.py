@@ -17,6 +17,7 @@ from voice_client.config import Config
 from voice_client.front_end import FrontEnd
 from voice_client.plain_view import PlainView
 from voice_client.tools import McpTools
+from voice_client.transcript import Transcript
 from voice_client.web.page import WebOptions
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -48,12 +49,14 @@ class NotingView(PlainView):
 
 
 @contextlib.asynccontextmanager
-async def conversation_page(config: Config, tools: McpTools | None) -> AsyncIterator[str]:
-    """`FrontEnd.talk` with `--web` on a free port, as `python -m voice_client --web` runs it; yields the page's
-    URL and stops the conversation (as Ctrl-C does) when the block ends."""
+async def conversation_page(
+    config: Config, tools: McpTools | None, transcript: Transcript | None = None
+) -> AsyncIterator[str]:
+    """`FrontEnd.talk` with `--web` on a free port, as `python -m voice_client --web` runs it (writing `transcript`,
+    if given); yields the page's URL and stops the conversation (as Ctrl-C does) when the block ends."""
     view = NotingView()
     front = FrontEnd(view, web=WebOptions(port=0), mode="web")
-    talking = asyncio.create_task(front.talk(config, tools, None))
+    talking = asyncio.create_task(front.talk(config, tools, transcript))
     url = None
     async with asyncio.timeout(20):
         while url is None:

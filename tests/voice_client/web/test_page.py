@@ -46,11 +46,11 @@ def tone(ms: int, hz: float = 440.0) -> bytes:
     return (np.sin(2 * np.pi * hz * t) * 16_000).astype("<i2").tobytes()
 
 
-def _typed(text: str) -> Callable[[dict[str, Any]], bool]:
+def typed_text(text: str) -> Callable[[dict[str, Any]], bool]:
     return lambda event: event["item"].get("content", [{}])[0].get("text") == text
 
 
-def _reply(response_id: str, item_id: str, audio_ms: int, words: str) -> list[dict[str, Any]]:
+def audio_reply(response_id: str, item_id: str, audio_ms: int, words: str) -> list[dict[str, Any]]:
     chunks = [tone(100) for _ in range(audio_ms // 100)]
     return [
         response_created(response_id),
@@ -66,7 +66,7 @@ async def test_a_typed_turn_shows_the_tool_call_the_document_and_the_reply(
     script = [
         Step(None, send=[session_created()]),
         Step("session.update", reply=session_updated),
-        Step("conversation.item.create", where=_typed("Write my heating note")),
+        Step("conversation.item.create", where=typed_text("Write my heating note")),
         Step(
             "response.create",
             send=[
@@ -78,7 +78,7 @@ async def test_a_typed_turn_shows_the_tool_call_the_document_and_the_reply(
         ),
         Step("conversation.item.create", where=lambda e: e["item"]["type"] == "function_call_output"),
         Step("conversation.item.create", where=lambda e: e["item"]["type"] == "function_call_output"),
-        Step("response.create", send=_reply("r2", "item_r2", 600, "I wrote heating.md for you.")),
+        Step("response.create", send=audio_reply("r2", "item_r2", 600, "I wrote heating.md for you.")),
     ]
     async with RealtimePeer(script, ignore=IGNORED) as peer:
         config = client_config(peer.url, mcp_url)
@@ -137,11 +137,11 @@ async def test_stop_truncates_each_reply_where_the_page_stopped_playing_it(
     script = [
         Step(None, send=[session_created()]),
         Step("session.update", reply=session_updated),
-        Step("conversation.item.create", where=_typed("Tell me a long story")),
-        Step("response.create", send=_reply("r1", "item_story", 5000, "Once upon a time there was a lighthouse.")),
+        Step("conversation.item.create", where=typed_text("Tell me a long story")),
+        Step("response.create", send=audio_reply("r1", "item_story", 5000, "Once upon a time there was a lighthouse.")),
         Step("conversation.item.truncate", where=lambda e: e["item_id"] == "item_story"),
-        Step("conversation.item.create", where=_typed("Another one")),
-        Step("response.create", send=_reply("r2", "item_two", 5000, "A gull lived on the lighthouse.")),
+        Step("conversation.item.create", where=typed_text("Another one")),
+        Step("response.create", send=audio_reply("r2", "item_two", 5000, "A gull lived on the lighthouse.")),
         Step("conversation.item.truncate", where=lambda e: e["item_id"] == "item_two"),
     ]
     async with RealtimePeer(script, ignore=IGNORED) as peer:
@@ -172,7 +172,7 @@ async def test_stop_truncates_each_reply_where_the_page_stopped_playing_it(
     assert problems == []
 
 
-def _loud(event: dict[str, Any]) -> bool:
+def is_loud(event: dict[str, Any]) -> bool:
     samples = np.frombuffer(base64.b64decode(event["audio"]), dtype="<i2").astype(np.float64)
     return len(samples) > 0 and float(np.sqrt(np.mean(samples**2))) > 1000
 
@@ -181,13 +181,14 @@ def _story_then_speech_over_it() -> Iterator[Step]:
     """The reply plays; the first loud microphone block over it is the user speaking (the peer's VAD)."""
     yield Step(None, send=[session_created()])
     yield Step("session.update", reply=session_updated)
-    yield Step("conversation.item.create", where=_typed("Tell me a long story"))
-    yield Step("response.create", send=_reply("r1", "item_story", 8000, "Once upon a time there was a lighthouse."))
+    yield Step("conversation.item.create", where=typed_text("Tell me a long story"))
+    story = audio_reply("r1", "item_story", 8000, "Once upon a time there was a lighthouse.")
+    yield Step("response.create", send=story)
     spoke: list[bool] = []
     while not spoke:
         yield Step(
             "input_audio_buffer.append",
-            reply=lambda e: [speech_started("item_user")] if _loud(e) and not spoke.append(True) else [],
+            reply=lambda e: [speech_started("item_user")] if is_loud(e) and not spoke.append(True) else [],
         )
     yield Step("conversation.item.truncate", where=lambda e: e["item_id"] == "item_story")
 

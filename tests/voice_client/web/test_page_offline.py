@@ -1,7 +1,7 @@
 """The page through the offline engine (no stand-ins): two spoken requests from the page's microphone (a WAV file
 of piper speech as Chromium's fake microphone). The first loads a script: the page shows the call and the script's
 stage, and the spoken reply plays in the page. The second creates a file: the document view shows it rendered
-within 2 s of the tool's result."""
+within 2 s of the tool's result, and hostile markdown added to it later by another MCP client is shown as text."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from local_realtime.server import serve_engine
 from mcp_server.config import Config as ServerConfig
 from tests.speech_audio import silence, synthesize, write_wav
 from tests.voice_client.web.conftest import conversation_page, launch_chromium, open_page
+from tests.voice_client.web.test_page import HOSTILE_NOTE
 from voice_client.config import Config
 from voice_client.tools import McpTools
 
@@ -70,9 +73,18 @@ async def test_a_spoken_request_in_the_page_loads_the_script_and_the_reply_plays
             document_after_s = time.monotonic() - result_at
             paragraph = await page.locator("#document p").first.inner_text()
             sent = await page.evaluate("() => window.assistantPage.microphoneSamples")
+            # The file now followed gets hostile markdown from another MCP client: shown as text, nothing runs.
+            path = await page.locator("#document-path").inner_text()
+            async with Client(streamable_http_client(mcp_url)) as other:
+                hostile = {"operation": "append", "filename": path, "content": HOSTILE_NOTE}
+                await other.call_tool("file_operation", hostile)
+            await page.locator("#document", has_text="<script>window.pwned = 1</script>").wait_for(timeout=2000)
+            active = await page.locator("#document script, #document img, #document a").count()
+            pwned = await page.evaluate("() => window.pwned")
     assert heard and "blog writer" in heard[0].lower()
     assert "stage 1 of" in script
     assert sent > 0
     assert document_after_s < 2.0
     assert "honey" in paragraph.lower()
+    assert active == 0 and pwned is None
     assert problems == [], problems
