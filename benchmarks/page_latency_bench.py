@@ -12,7 +12,7 @@ ones), so whatever else loads the machine weighs on both alike. Where the times 
   the virtual microphone. First reply audio: the first 50 ms window above RMS 0.01 recorded on the virtual
   speaker after that. Both on `time.monotonic()`; what lies between includes PulseAudio and PortAudio's
   buffers on the way in and out and the echo canceller.
-- Page (real headless Chromium; a WAV of the request, 1 s of silence first, is the page's microphone: each
+- Page (real headless Chromium; a WAV of the request, 3 s of silence first, is the page's microphone: each
   turn opens the page anew, which restarts the file, and clicks Start; the conversation carries on in the
   client). End of speech: when the page sent the last 20 ms microphone block with RMS > 0.01 on its WebSocket
   (`?processing=off`, as the offline web test: Chromium's gain control would move the levels; Chromium's
@@ -59,8 +59,10 @@ from tests.voice_client.web.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E4
 
 RESULTS = ROOT / "benchmarks" / "results" / "page_latency_bench.json"
 TURNS = 8
-LEAD_MS = 1000
-"""Silence in the page's microphone before the request: the page's player and capture are open by then."""
+LEAD_MS = 3000
+"""Silence in the page's microphone before the request: the page's player and capture are open, and the CPU the
+page's loading took is free again, by then (a user's page is open long before they speak; with 1 s the page's
+start-up overlapped the request and the engine's work on it)."""
 WINDOW = 1200
 """Samples (24 kHz) in one loudness window of the reply audio: 50 ms, as on the terminal's recording."""
 LOUD_RMS = 0.01

@@ -155,7 +155,9 @@ class ReplyShape:
         preambles = [
             e.text for i, e in enumerate(history[:-1]) if e.role == "assistant" and history[i + 1].role == "tool_call"
         ]
-        spoken_before = RepeatBan([], [*AVOIDED_PHRASES, *(p for p in preambles if len(p.split()) > 1)])
+        spoken_before = RepeatBan(  # a call's few words: not an earlier call's, nor the user's own read back
+            [last_user], [*AVOIDED_PHRASES, *(p for p in preambles if len(p.split()) > 1)], size=ECHO_WORDS
+        )
         numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
         shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
         if free and coach.card.offers:

@@ -288,3 +288,12 @@ def test_a_draft_is_told_to_keep_the_names_and_numbers_they_said() -> None:
     said = ["It's to Anna at Greenfield, she's been patient.", "I want her to agree to a new date, the 30th."]
     assert key_facts(said) == ["Anna", "Greenfield", "30th"]
     assert key_facts(["I think Monday works, I guess."]) == ["Monday"]
+
+
+def test_a_call_s_few_words_do_not_read_the_user_s_back() -> None:
+    card = StageCard("interview", "Interview", 1, 2, "setup", "goal", "What role?", ("When is it?",))
+    history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
+    history += [Entry("user", "Let's practice. Ask me a question.")]
+    shape = ReplyShape.of(history)
+    assert shape.rejects('{"tool": "next_stage", "say": "Let\'s practice. Ask me a', " question")
+    assert not shape.rejects('{"tool": "next_stage", "say": "Moving on to the practice', " stage")
