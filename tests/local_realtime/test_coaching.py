@@ -295,5 +295,5 @@ def test_a_call_s_few_words_do_not_read_the_user_s_back() -> None:
     history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
     history += [Entry("user", "Let's practice. Ask me a question.")]
     shape = ReplyShape.of(history)
-    assert shape.rejects('{"tool": "next_stage", "say": "Let\'s practice. Ask me a', " question")
+    assert shape.rejects('{"tool": "next_stage", "say": "Let\'s practice. Ask me', " a")
     assert not shape.rejects('{"tool": "next_stage", "say": "Moving on to the practice', " stage")
