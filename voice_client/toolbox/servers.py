@@ -3,7 +3,7 @@
 The shape Claude Desktop, Claude Code's `.mcp.json`, Cursor, Gemini CLI and the MCP Inspector read:
 `{"mcpServers": {"<name>": {"command", "args", "env", "cwd"} | {"url", "headers", "type"}}}` (`servers`
 is accepted too), with `${VAR}` and `${VAR:-default}` expanded from the environment and unknown keys
-ignored, plus our own per-server keys (README, "Several MCP servers").
+ignored, plus Gemini CLI's `description` and our own per-server keys (README, "Your own MCP servers").
 """
 
 from __future__ import annotations
