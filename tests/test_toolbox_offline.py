@@ -45,6 +45,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
 
 @pytest.fixture(scope="module")
 async def client(real_engine: Any, folders: tuple[Path, str]) -> AsyncIterator[Config]:
+    """A typed client whose servers come from an `mcpServers` file: ours, and the filesystem server over shared/."""
     tmp, url = folders
     servers = {
         "assistant": {"url": url},
