@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mcp_server.config import Config
 from mcp_server.http import build_app, serve_in_thread
+from mcp_server.library import open_library
 from mcp_server.server import build_server
 
 NODE_BIN = Path(__file__).resolve().parents[1] / "tools" / "node_modules" / ".bin"
@@ -36,7 +37,20 @@ def make_config(tmp_path: Path, **env: str) -> Config:
 
 
 @contextlib.contextmanager
-def running_mcp_server(config: Config, port: int = 0) -> Iterator[str]:
-    """The real MCP server (scripts + workspace) over HTTP; yields the base URL (add "/mcp" or "/sse")."""
-    with serve_in_thread(build_app(build_server(config), config), config.host, port) as url:
-        yield url
+def running_mcp_server(config: Config, port: int = 0, library: bool = False) -> Iterator[str]:
+    """The real MCP server (scripts + workspace) over HTTP; yields the base URL (add "/mcp" or "/sse").
+
+    Args:
+        library: add the library tools over `config.library_dir`, indexed before the server starts.
+    """
+    if not library:
+        with serve_in_thread(build_app(build_server(config), config), config.host, port) as url:
+            yield url
+        return
+    documents = open_library(config)
+    documents.index()
+    try:
+        with serve_in_thread(build_app(build_server(config, documents), config), config.host, port) as url:
+            yield url
+    finally:
+        documents.close()

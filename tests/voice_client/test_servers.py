@@ -153,4 +153,5 @@ def test_the_readme_examples_are_valid_configs(tmp_path: Path) -> None:
     path.write_text(ours, encoding="utf-8")
     files, memory, remote = read_servers(path, {"HOME": "/home/u", "REMOTE_TOKEN": "t"})
     assert files.command[-1] == "/home/u/notes" and dict(memory.env)["MEMORY_FILE_PATH"] == "./memory.jsonl"
+    assert files.description.startswith("The user's notes folder") and not memory.description
     assert memory.require_approval == "never" and remote.allowed_tools == {"search"} and remote.call_timeout_s == 20

@@ -110,6 +110,15 @@ async def test_filters_decide_which_tools_the_model_gets(tmp_path: Path, mcp_url
     assert not any(n.startswith(("memory__", "files__write")) for n in names)
 
 
+async def test_a_servers_description_comes_before_each_of_its_tools_descriptions(tmp_path: Path, mcp_url: str) -> None:
+    servers = three_servers(tmp_path, mcp_url)
+    servers["files"]["description"] = "The user's shared folder (paths are relative to it)."
+    async with McpTools(client_for("ws://127.0.0.1:9/v1/realtime", tmp_path, servers)) as tools:
+        described = {d["name"]: d["description"] for d in tools.definitions}
+    assert described["files__list_directory"].startswith("The user's shared folder (paths are relative to it): Get a")
+    assert not described["memory__read_graph"].startswith("The user's") and "shared" not in described["file_operation"]
+
+
 async def test_a_tool_list_change_of_any_server_re_registers_the_full_list(tmp_path: Path, mcp_url: str) -> None:
     with serve_in_thread(_growing_server().streamable_http_app()) as base:
         servers = {"assistant": {"url": mcp_url}, "growing": {"url": base + "/mcp"}}

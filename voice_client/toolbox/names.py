@@ -1,6 +1,6 @@
 """Names the Realtime API accepts for every server's tools: stable across runs, never two alike.
 
-The rule (README, "Several MCP servers"): our own server's tools keep their names; another server's tool
+The rule (README, "Your own MCP servers"): our own server's tools keep their names; another server's tool
 `read_text_file` under config key `files` becomes `files__read_text_file`; characters outside
 `[a-zA-Z0-9_-]` become `_`; a name over 64 characters, or one already taken, is cut and ends in `_` and
 8 hex digits of the SHA-1 of `<server>/<tool>`, so it depends only on the server's key and the tool's name.

@@ -65,18 +65,25 @@ def failure(message: str, duration_s: float = 0.0) -> ToolOutcome:
     return ToolOutcome(json.dumps({"error": message}), None, True, duration_s)
 
 
-def realtime_tool(tool: mcp_types.Tool, name: str | None = None) -> dict[str, Any]:
+def realtime_tool(tool: mcp_types.Tool, name: str | None = None, server_description: str = "") -> dict[str, Any]:
     """One MCP tool as a flat Realtime function tool (the schema made acceptable to the API), registered
-    under `name` (default: the tool's own name)."""
+    under `name` (default: the tool's own name), its description after its server's (`ServerSpec.description`)."""
     schema = {k: v for k, v in dict(tool.input_schema or {}).items() if k not in ("$schema", "title")}
     schema["type"] = "object"
     schema.setdefault("properties", {})
     return {
         "type": "function",
         "name": name or tool.name,
-        "description": tool.description or tool.title or tool.name,
+        "description": _about(server_description, tool.description or tool.title or tool.name),
         "parameters": schema,
     }
+
+
+def _about(server_description: str, description: str) -> str:
+    """The tool's description after its server's, joined by a colon rather than a full stop: the offline brain
+    shows a tool's first sentence only."""
+    about = server_description.strip().rstrip(".")
+    return f"{about}: {description}" if about else description
 
 
 def summarize(structured: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 The shape Claude Desktop, Claude Code's `.mcp.json`, Cursor, Gemini CLI and the MCP Inspector read:
 `{"mcpServers": {"<name>": {"command", "args", "env", "cwd"} | {"url", "headers", "type"}}}` (`servers`
 is accepted too), with `${VAR}` and `${VAR:-default}` expanded from the environment and unknown keys
-ignored, plus our own per-server keys (README, "Several MCP servers").
+ignored, plus Gemini CLI's `description` and our own per-server keys (README, "Your own MCP servers").
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ class ServerSpec:
     """Longest one call may take (`timeout`, milliseconds in the file); None = the client's `TOOL_TIMEOUT_S`."""
     connect_timeout_s: float | None = None
     """Longest a connect may take (`connectTimeout`, ms); None = the client's `MCP_CONNECT_TIMEOUT_S`."""
+    description: str = ""
+    """What the server works on, in the user's words (Gemini CLI's `description`), put before each of its tools'
+    descriptions: a filesystem server's tools take paths, and only this tells the model which folder they are in."""
 
 
 def read_servers(path: Path, env: Mapping[str, str]) -> list[ServerSpec]:
@@ -133,6 +136,7 @@ def _spec(name: str, entry: dict[str, Any], env: Mapping[str, str]) -> ServerSpe
         trusted=_flag(entry, "trust", False),
         call_timeout_s=_millis(entry, "timeout"),
         connect_timeout_s=_millis(entry, "connectTimeout"),
+        description=_text(entry, "description", env),
     )
 
 

@@ -179,7 +179,7 @@ class McpTools:
             logger.warning("%d tools left out (the session takes %d at most): %s", len(left_out), MAX_TOOLS, shown)
         self.left_out = left_out
         self._routes = {name: tools[key] for name, key in kept}
-        definitions = [realtime_tool(tool, name) for name, (_, tool) in self._routes.items()]
+        definitions = [realtime_tool(tool, name, c.spec.description) for name, (c, tool) in self._routes.items()]
         vocabulary = next((c.vocabulary for c in self._connections if c.spec.own), "")
         if not self._started:
             self._definitions, self._vocabulary = definitions, vocabulary
