@@ -22,6 +22,7 @@ from local_realtime.coach_reply import asks_feedback, feedback_options, last_ans
 from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
+from local_realtime.ideas import lead, leads_again, stem_again
 from local_realtime.prompt import Speak, say_only
 from local_realtime.repeats import RepeatBan
 from local_realtime.stage import CoachTurn
@@ -37,6 +38,8 @@ HEARD_ECHO_WORDS = 5
 IDEA_ECHO_WORDS = 3
 """Ideas offered do not share three words in a row with each other, earlier ideas or the challenge ("A bakery by
 the sea", then "A bakery by the sea with a view")."""
+IDEA_OWN_WORDS = 2
+"""Nor do the ideas of one turn share two words in a row ("Sourdough Seafood Bakery, Salty Seafood Bakery")."""
 FREE_ECHO_WORDS = 3
 """In a free turn (a story line, ideas) the user's last words are not copied even three in a row: a small model
 otherwise says the user's line back as its own."""
@@ -148,8 +151,8 @@ class ReplyShape:
         ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
         if free and coach.card.offers:  # ideas: none like an earlier one, another in the list or the challenge
             ideas = [idea for reply in replies for idea in offered(reply)]
-            ban = earlier.including([last_user, *coach.told, *ideas], IDEA_ECHO_WORDS, itself=IDEA_ECHO_WORDS)
-            leads = frozenset(_lead(idea + " ") for idea in ideas) - {""}
+            ban = earlier.including([last_user, *coach.told, *ideas], IDEA_ECHO_WORDS, itself=IDEA_OWN_WORDS)
+            leads = frozenset(lead(idea + " ") for idea in ideas) - {""}
         heard = earlier.including([last_user], HEARD_ECHO_WORDS)
         options = coach_options(coach, last_user, answer)
         preambles = [
@@ -193,8 +196,10 @@ class ReplyShape:
                 said = [str(v) for k, v in value.items() if k in SPOKEN_FIELDS and k != field[1]]
                 if isinstance(value.get("ideas"), list) and field[1] == "ideas":  # the list's earlier ideas too
                     said += [str(v) for v in value["ideas"][:-1]]
-                    if _leads_again(field[2] + piece, {*self.leads, *(_lead(i + " ") for i in said)} - {""}):
+                    if leads_again(field[2] + piece, {*self.leads, *(lead(i + " ") for i in said)} - {""}):
                         return True  # begun as another idea began ("Sourdough Bakery by ...", "Sourdough ...")
+                    if stem_again(said, field[2] + piece):
+                        return True  # a word of another idea of the list ("Seafood Bakery, Salty Seafood Bakes")
                 return ban.rejects(" ".join([*said, field[2]]), piece)
         return ban.rejects(field[2], piece)
 
@@ -260,27 +265,6 @@ def _said(text: str) -> dict[str, Any]:
     }
 
 
-def _lead(idea: str) -> str:
-    """An idea's first word once it is whole (lower case; "a", "an", "the" skipped); "" while it is being spelt."""
-    words = idea.lower().split()
-    while len(words) > 1 and words[0] in _ARTICLES:
-        words = words[1:]
-    return re.sub(r"[^\w']", "", words[0]) if words and (len(words) > 1 or idea[-1:].isspace()) else ""
-
-
-def _leads_again(idea: str, leads: set[str]) -> bool:
-    """Whether `idea` (being spelt) begins with one of `leads`, or with a word of 3 letters or more that can only
-    become one of them."""
-    if whole := _lead(idea):
-        return whole in leads
-    words = idea.lower().split()
-    while len(words) > 1 and words[0] in _ARTICLES:
-        words = words[1:]
-    spelt = re.sub(r"[^\w']", "", words[-1]) if len(words) == 1 else ""
-    return len(spelt) >= 3 and spelt not in _ARTICLES and any(lead.startswith(spelt) for lead in leads)
-
-
-_ARTICLES = ("a", "an", "the")
 _NUMBER_OR_NAME = re.compile(r"\b\d+(?:st|nd|rd|th)?\b|(?<=[a-z,] )[A-Z][a-z]+\b")
 
 

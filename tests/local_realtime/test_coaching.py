@@ -280,6 +280,7 @@ def test_a_stage_that_offers_ideas_says_them_as_a_question_and_never_offers_one_
     assert later.rejects('{"ideas": ["Names for', " my")  # the challenge's own words
     assert later.rejects('{"ideas": ["Tide Pool", "The Sal', "t")  # begun as an earlier idea began
     assert later.rejects('{"ideas": ["Tide Pool", "Tide', " Moon")  # ... or as another of the list
+    assert later.rejects('{"ideas": ["Tide Pool", "Bright Pool', "s")  # a word of another idea of the list
     assert not later.rejects('{"ideas": ["Tide Pool", "Bright', " Loaf")
     assert "The challenge: Names for my seaside bakery." in note(later.coach, first=False)
 
