@@ -208,6 +208,9 @@ async def test_creating_appending_reading_and_script_steps_never_ask(
         for name, arguments in (("load_script", {"script_name": "blog_writer"}), ("next_stage", {})):
             outcome = await tools.call(name, json.dumps(arguments), ask)  # not destructive: its own hints say so
             assert not outcome.is_error, outcome.output
+        no_pattern = {"operation": "replace", "filename": "a.md", "replacement": "1"}  # nothing to ask about
+        outcome = await tools.call("file_operation", json.dumps(no_pattern), ask)
+        assert outcome.is_error and "pattern" in outcome.output, outcome.output
     assert asked == []
 
 

@@ -109,8 +109,8 @@ def _clip(value: object) -> str:
 
 async def _own_file_question(connection: Connection, args: dict[str, Any]) -> str | None:
     operation, filename = args.get("operation"), str(args.get("filename") or "output.md")
-    if operation == "replace" and not args.get("dry_run"):
-        return f"Replace {_clip(args.get('pattern') or '')!r} in {filename}?"
+    if operation == "replace" and not args.get("dry_run"):  # with no pattern it changes nothing: the server says why
+        return f"Replace {_clip(args['pattern'])!r} in {filename}?" if args.get("pattern") else None
     writes_text = operation == "save_as" and args.get("content") is not None  # "save this as NAME": a write
     if operation in ("write", "delete", "restore") or (
         operation == "save_as" and (args.get("overwrite") or writes_text)
