@@ -6,7 +6,8 @@ Debian's chromium, both installed by `make system-deps`). Writes `benchmarks/res
 Two `python demo.py` processes with the offline engine, each with its own workspace: one with `--web` (the page)
 and one with no flags on a virtual sound card (the terminal, as `voice_latency_bench.py` runs it). The turns of
 a short conversation are spoken by piper to each in turn (page first on even turns, terminal first on odd
-ones), so whatever else loads the machine weighs on both alike. Where the times are taken:
+ones), so whatever else loads the machine weighs on both alike; during a terminal turn a page whose microphone
+hears silence is open and listening, as the terminal's demo listens during a page turn. Where the times are taken:
 
 - Terminal. End of speech: when the request's last loud 20 ms window (RMS > 0.01) left the probe's stream into
   the virtual microphone. First reply audio: the first 50 ms window above RMS 0.01 recorded on the virtual
@@ -29,6 +30,7 @@ The script records how the page plays what it receives by wrapping the page's `W
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -38,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +146,23 @@ def page_turn(
     }
 
 
+@contextlib.contextmanager
+def _silent_page(context: Any, url: str, microphone: Path) -> Iterator[None]:
+    """An open page on `url` whose microphone hears only silence, started `LEAD_MS` before the block runs: during
+    a terminal turn the browser and the page's client listen as the terminal's demo listens during a page turn
+    (without it the page's turns alone carried the other path's idle load)."""
+    write_wav(microphone, silence(120_000))
+    page = context.new_page()
+    try:
+        page.goto(url + "?processing=off")
+        page.wait_for_function("() => window.assistantPage && window.assistantPage.connection === 'connected'")
+        page.get_by_role("button", name="Start").click()
+        time.sleep(LEAD_MS / 1000)
+        yield
+    finally:
+        page.close()
+
+
 def _clock_offset(page: Any, tries: int = 5) -> float:
     """`time.monotonic()` minus the page's `performance.now()` in seconds, from the quickest of `tries` asks."""
     best: tuple[float, float] | None = None
@@ -225,8 +245,9 @@ def run(turns: list[tuple[str, str | None]]) -> dict[str, Any]:
                     for path in ("page", "terminal") if number % 2 == 0 else ("terminal", "page"):
                         if path == "page":
                             row = page_turn(context, url, microphone, demos[path], logs[path], text, tool, pcm)
-                        else:
-                            row = speak_turn(demos[path], probe, logs[path], text, tool, pcm)
+                        else:  # the page's side listens meanwhile too, as the terminal's does on page turns
+                            with _silent_page(context, url, microphone):
+                                row = speak_turn(demos[path], probe, logs[path], text, tool, pcm)
                         rows[path].append(row)
                         print(f"{path:8} {row['first_reply_audio_s']} s  {text!r} -> {row['tools_called']}", flush=True)
                         time.sleep(1.0)

@@ -158,7 +158,7 @@ class LlamaBrain:
             allow = "tools"
         excluded: set[str] = set()
         while True:
-            usable = [t for t in tools if t.name not in excluded]
+            usable = [t for t in shape.usable(tools) if t.name not in excluded]
             call, held = None, []
             gbnf = to_gbnf(json.dumps(reply_schema(usable, allow, shape.spoken)))
             reader = ReplyReader(shape.speak)

@@ -72,6 +72,8 @@ _EDIT = re.compile(
 _OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)?"((?:[^"\\]|\\.)*)$')
 """A reply's JSON text that ends inside a string value (or a string of a list of them): the value's key, and the
 value so far."""
+MOVES = ("next_stage", "goto_stage")
+"""The MCP server's tools that move a script to another stage (README, "The MCP server")."""
 NOT_FOUND = "documents say nothing about"
 """The words of a search that found nothing on the question (`mcp_server/library/evidence.py`)."""
 _PERSONAL = re.compile(r"\b(i|me|my|mine|we|us|our|ours)\b|\bthe (team|family|kids|office)\b", re.IGNORECASE)
@@ -113,6 +115,8 @@ class ReplyShape:
     _heard: RepeatBan
     tail: str | None = None
     """A note to read after the user's words, for this reply only (what a file's text is made of)."""
+    moving: bool = False
+    """The user asked to go on to the next stage: the call is the move (`MOVES`), no other tool."""
     leads: frozenset[str] = frozenset()
     """The first words of the ideas offered before (lower case, "a"/"the" skipped): no idea begins with one again."""
     numbers: frozenset[str] = frozenset()
@@ -163,6 +167,7 @@ class ReplyShape:
         )
         numbers = frozenset(n for e in history for n in re.findall(r"\d+", e.text))
         shape = cls(options, speak, must_call, saving, editing, coach, ban, spoken_before, heard, numbers=numbers)
+        shape = replace(shape, moving=moving and not saving and not editing)
         if free and coach.card.offers:
             shape = replace(shape, leads=leads)
         if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
@@ -209,6 +214,12 @@ class ReplyShape:
             return False
         number = re.search(r"\d+$", before + piece.rstrip())
         return number is not None and not any(known.startswith(number[0]) for known in self.numbers)
+
+    def usable(self, tools: Sequence[ToolSpec]) -> list[ToolSpec]:
+        """The tools this reply may call: when the user asked to move on, only the moves (if the session has them;
+        a small model otherwise searched the library for "Let's practice")."""
+        moves = [t for t in tools if t.name in MOVES]
+        return moves if self.moving and moves else list(tools)
 
     def may_refuse(self, tool: str) -> bool:
         """Whether a call of `tool` may be refused by `settle` (a reload of the running script)."""

@@ -10,7 +10,7 @@ import pytest
 from llama_cpp import LlamaGrammar
 from mcp import Client
 
-from local_realtime.brain import Entry
+from local_realtime.brain import Entry, ToolSpec
 from local_realtime.coach_reply import RETRY, answered, asking, speaker, spoken_options
 from local_realtime.coaching import annotate, coach_replies, coach_turn, material, note, repeats_loading
 from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
@@ -190,6 +190,7 @@ def _card_json(card: StageCard) -> str:
         "opening": card.opening,
         "questions": list(card.questions),
         "offers": card.offers,
+        "next_stage": card.next_stage,
     }
     return json.dumps({"script_name": card.script, "title": card.title, "stage_number": card.number,
                        "stages": [card.name], "message": "Loaded.", "stage": stage})  # fmt: skip
@@ -291,10 +292,15 @@ def test_a_draft_is_told_to_keep_the_names_and_numbers_they_said() -> None:
     assert key_facts(["I think Monday works, I guess."]) == ["Monday"]
 
 
-def test_a_call_s_few_words_do_not_read_the_user_s_back() -> None:
-    card = StageCard("interview", "Interview", 1, 2, "setup", "goal", "What role?", ("When is it?",))
+def test_moving_on_is_a_move_whose_few_words_do_not_read_the_user_s_back() -> None:
+    card = StageCard(
+        "interview", "Interview", 1, 2, "setup", "goal", "What role?", ("When is it?",), next_stage="drill"
+    )
     history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
     history += [Entry("user", "Let's practice. Ask me a question.")]
     shape = ReplyShape.of(history)
     assert shape.rejects('{"tool": "next_stage", "say": "Let\'s practice. Ask me', " a")
     assert not shape.rejects('{"tool": "next_stage", "say": "Moving on to the practice', " stage")
+    tools = [ToolSpec(name, "", {}) for name in ("search_library", "next_stage", "goto_stage", "file_operation")]
+    assert shape.moving and [t.name for t in shape.usable(tools)] == ["next_stage", "goto_stage"]
+    assert shape.usable(tools[:1]) == tools[:1]  # a session without the moves keeps its tools
