@@ -33,8 +33,10 @@ SPOKEN_FIELDS = ("say", "heard", "strength", "improve", "ideas")
 """Reply fields that are free spoken text (a quote of the user's answer is not)."""
 ECHO_WORDS = 5
 """A coach's sentence may not copy this many words in a row of the user's last turn or of its own earlier turns."""
-HEARD_ECHO_WORDS = 5
-"""Their point given back in a few words copies fewer than five of theirs in a row (fewer forced odd words in)."""
+HEARD_ECHO_WORDS = 6
+"""Their point given back in a few words (at most `HEARD_CHARS`) copies fewer than six of theirs in a row: at five
+a word was forced in, and it could say the opposite ("The heating has been broken" given back as "The heating has
+been fixed")."""
 IDEA_ECHO_WORDS = 3
 """Ideas offered do not share three words in a row with each other, earlier ideas or the challenge ("A bakery by
 the sea", then "A bakery by the sea with a view")."""

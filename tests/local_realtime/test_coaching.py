@@ -304,3 +304,12 @@ def test_moving_on_is_a_move_whose_few_words_do_not_read_the_user_s_back() -> No
     tools = [ToolSpec(name, "", {}) for name in ("search_library", "next_stage", "goto_stage", "file_operation")]
     assert shape.moving and [t.name for t in shape.usable(tools)] == ["next_stage", "goto_stage"]
     assert shape.usable(tools[:1]) == tools[:1]  # a session without the moves keeps its tools
+
+
+def test_a_short_point_given_back_may_keep_their_words() -> None:
+    card = StageCard("email", "Email", 1, 2, "context", "goal", "What's the situation?", ("Who is it to?", "When?"))
+    history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
+    history += [Entry("user", "The heating has been broken for a week.")]
+    shape = ReplyShape.of(history)
+    assert not shape.rejects('{"heard": "The heating has been', " broken")  # not forced to say "fixed"
+    assert shape.rejects('{"heard": "The heating has been broken', " for")  # six of theirs: read back
