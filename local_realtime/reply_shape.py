@@ -230,8 +230,9 @@ class ReplyShape:
     def settle(
         self, name: str, arguments: dict[str, Any], tools: Sequence[ToolSpec], history: Sequence[Entry]
     ) -> dict[str, Any] | None:
-        """The call's arguments as it will run: the file the user named (not a default the model copied) and, for
-        a save the model wrote no text for, the stage's material so far (what was said, nothing invented).
+        """The call's arguments as it will run: the file the user named (not a default the model copied); for
+        a save the model wrote no text for, the stage's material so far (what was said, nothing invented); a
+        `replace` with new content and no pattern is the write it means.
 
         Returns:
             the arguments, or None when the call would load the running script again (choose another reply).
@@ -248,6 +249,9 @@ class ReplyShape:
         records = self.coach is not None and self.coach.card.records and takes_text
         if self.coach is not None and self.saving and names_file and (wrote_nothing or records):
             arguments = {**arguments, "content": material(history)}
+        replace_all = arguments.get("operation") == "replace" and not arguments.get("pattern")
+        if name == "file_operation" and replace_all and str(arguments.get("content") or "").strip():
+            arguments = {k: v for k, v in arguments.items() if k != "replacement"} | {"operation": "write"}  # asks
         return arguments
 
 

@@ -313,3 +313,13 @@ def test_a_short_point_given_back_may_keep_their_words() -> None:
     shape = ReplyShape.of(history)
     assert not shape.rejects('{"heard": "The heating has been', " broken")  # not forced to say "fixed"
     assert shape.rejects('{"heard": "The heating has been broken', " for")  # six of theirs: read back
+
+
+def test_a_replace_with_content_and_no_pattern_is_a_write() -> None:
+    history = [Entry("user", "Overwrite my notes file with the words buy bread.")]
+    tools = [ToolSpec("file_operation", "", {"type": "object", "properties": {"content": {"type": "string"}}})]
+    replace_all = {"operation": "replace", "filename": "notes.md", "content": "buy bread"}
+    settled = ReplyShape.of(history).settle("file_operation", replace_all, tools, history)
+    assert settled == {"operation": "write", "filename": "notes.md", "content": "buy bread"}
+    a_pattern = {"operation": "replace", "filename": "notes.md", "pattern": "milk", "replacement": "bread"}
+    assert ReplyShape.of(history).settle("file_operation", a_pattern, tools, history) == a_pattern
