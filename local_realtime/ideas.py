@@ -16,9 +16,7 @@ ARTICLES = ("a", "an", "the")
 
 def lead(idea: str) -> str:
     """An idea's first word once it is whole (lower case; "a", "an", "the" skipped); "" while it is being spelt."""
-    words = idea.lower().split()
-    while len(words) > 1 and words[0] in ARTICLES:
-        words = words[1:]
+    words = _without_articles(idea)
     return re.sub(r"[^\w']", "", words[0]) if words and (len(words) > 1 or idea[-1:].isspace()) else ""
 
 
@@ -27,9 +25,7 @@ def leads_again(idea: str, leads: set[str]) -> bool:
     become one of them."""
     if whole := lead(idea):
         return whole in leads
-    words = idea.lower().split()
-    while len(words) > 1 and words[0] in ARTICLES:
-        words = words[1:]
+    words = _without_articles(idea)
     spelt = re.sub(r"[^\w']", "", words[-1]) if len(words) == 1 else ""
     return len(spelt) >= 3 and spelt not in ARTICLES and any(first.startswith(spelt) for first in leads)
 
@@ -46,3 +42,11 @@ def stem_again(said: Sequence[str], idea: str) -> bool:
         return False
     others = re.findall(r"[a-z']+", " ".join([*said, idea[: spelt.start()]]).lower())
     return any(w[:STEM_CHARS] == spelt[0][:STEM_CHARS] for w in others if len(w) >= STEM_CHARS)
+
+
+def _without_articles(idea: str) -> list[str]:
+    """The idea's words in lower case, the articles it begins with left out (the last word always kept)."""
+    words = idea.lower().split()
+    while len(words) > 1 and words[0] in ARTICLES:
+        words = words[1:]
+    return words

@@ -141,7 +141,8 @@ class ReplyShape:
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
         replies = [e.text for e in history if e.role == "assistant"]
         asked = [q for reply in replies for q in re.findall(r"[^.!?]*\?", reply)]  # never the same question twice
-        asked += [idea for reply in replies for idea in offered(reply)]  # nor an idea offered before
+        ideas = [idea for reply in replies for idea in offered(reply)]
+        asked += ideas  # nor an idea offered before
         earlier = RepeatBan([*replies, *coach.to_ask], [*AVOIDED_PHRASES, *asked])
         feedback = asks_feedback(coach, last_user)  # "how was that?": feedback on their answer, quoting it
         answer = last_answer(history) if feedback else last_user
@@ -156,7 +157,6 @@ class ReplyShape:
         free = not coach.to_ask and not coach.card.questions
         ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
         if free and coach.card.offers:  # ideas: none like an earlier one, another in the list or the challenge
-            ideas = [idea for reply in replies for idea in offered(reply)]
             ban = earlier.including([last_user, *coach.told, *ideas], IDEA_ECHO_WORDS, itself=IDEA_OWN_WORDS)
             leads = frozenset(lead(idea + " ") for idea in ideas) - {""}
         heard = earlier.including([last_user], HEARD_ECHO_WORDS)
