@@ -23,6 +23,11 @@ REFLECTION_START = "(You|Your|So you|So your|Let's|I'll)"
 asks its own questions there, answers the next one itself or talks as the user)."""
 HEARD_CHARS = 28
 """Longest point given back (about five words: a longer one reads the answer back)."""
+_CLAUSE_WORDS = (
+    "and but so because by for since which that who when where while with to or in at on about from after before"
+)
+CLAUSE_STARTS = frozenset(re.findall(r"\w+", _CLAUSE_WORDS + " if as"))
+"""Words after which a run of the user's words given back is a whole phrase (see `cut_short`)."""
 FREE_SENTENCES = 2
 SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
@@ -225,15 +230,18 @@ def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str,
             if len(ideas) < turn.card.offers:
                 return ""
             return f"{OFFER} {', '.join(ideas[:-1])}, or {ideas[-1]}?" if len(ideas) > 1 else f"{OFFER} {ideas[0]}?"
+        ask = partial.get("ask")  # one of the script's questions (an enum), said as it is decoded
         if "heard" in partial:
             heard = closed.get("heard")
-            if not isinstance(heard, str) or not isinstance(closed.get("ask"), str):
+            if not isinstance(heard, str):
                 return ""
             heard = heard.strip().rstrip(",;:")
             template = ACKNOWLEDGEMENTS[len(turn.asked) % len(ACKNOWLEDGEMENTS)]
-            return template.format(heard[:1].upper() + heard[1:], closed["ask"])
+            given_back = template.format(heard[:1].upper() + heard[1:], "").rstrip()
+            if cut_short(heard, answer):  # "Growing tomatoes on a small: noted." is worse than "Noted."
+                given_back = template.format("", "").strip(",:. ").capitalize() + "."
+            return f"{given_back} {ask}" if isinstance(ask, str) else given_back
         say = partial.get("say") if isinstance(partial.get("say"), str) else ""
-        ask = closed.get("ask")
         if turn.opening or ("say" not in partial and "heard" not in partial):  # the question alone
             return ask if isinstance(ask, str) else ""
         if isinstance(ask, str) and "say" in closed:
@@ -241,6 +249,22 @@ def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str,
         return say
 
     return speak
+
+
+def cut_short(heard: str, answer: str) -> bool:
+    """Whether `heard` (their point given back) stops mid-phrase: it filled `HEARD_CHARS` (the grammar closed it),
+    or it is a run of `answer`'s words that their sentence goes on from ("Growing tomatoes on a small" of "... on a
+    small balcony."); a run followed by a pause or a new clause ("and", "by", "because") is whole."""
+    if len(heard) >= HEARD_CHARS:
+        return True
+    words = re.findall(r"[a-z0-9']+", heard.lower())
+    tokens = re.findall(r"[a-z0-9']+|[^\sa-z0-9']", answer.lower())  # words and punctuation marks
+    for start in range(len(tokens) - len(words)):
+        if words and tokens[start : start + len(words)] == words:
+            after = tokens[start + len(words)]
+            if after[0].isalnum() and after not in CLAUSE_STARTS:
+                return True
+    return False
 
 
 def _said(quote: str, answer: str) -> bool:

@@ -110,14 +110,29 @@ class LlamaBrain:
         """Evaluate the prompt a reply to `history` would start from, so that reply starts at once.
 
         Used while the user may still be speaking (their words so far are the last entry): work that turns
-        out wrong is only overwritten. Returns early when `stop` is set or another reply holds the model.
+        out wrong is only overwritten. When `history` does not end with the user's words (the assistant has
+        answered and the user listens), the prompt is evaluated up to where their next turn will begin: in a
+        script that includes the coach's note on the stage (~100 tokens, 2 s here), which would otherwise wait
+        for the transcript. Returns early when `stop` is set or another reply holds the model.
         """
         if not self._lock.acquire(blocking=False):
             return
         try:
-            self._prefill(self._fit(instructions, history, tools), stop, self._chunk)
+            if history and history[-1].role == "user":
+                tokens = self._fit(instructions, history, tools)
+            else:
+                tokens = self._before_user(self._fit(instructions, [*history, Entry("user", "")], tools))
+            self._prefill(tokens, stop, self._chunk)
         finally:
             self._lock.release()
+
+    def _before_user(self, tokens: list[int]) -> list[int]:
+        """`tokens` up to the start of the last user turn (its `<|im_start|>user` tokens, a token boundary)."""
+        marker = self._tokens("<|im_start|>user")
+        for start in range(len(tokens) - len(marker), -1, -1):
+            if tokens[start : start + len(marker)] == marker:
+                return tokens[:start]
+        return tokens
 
     def reply(
         self,

@@ -11,7 +11,7 @@ from llama_cpp import LlamaGrammar
 from mcp import Client
 
 from local_realtime.brain import Entry, ToolSpec
-from local_realtime.coach_reply import RETRY, answered, asking, speaker, spoken_options
+from local_realtime.coach_reply import RETRY, answered, asking, cut_short, speaker, spoken_options
 from local_realtime.coaching import annotate, coach_replies, coach_turn, material, note, repeats_loading
 from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader
@@ -181,6 +181,24 @@ def test_a_coach_reply_streams_its_sentence_then_its_question() -> None:
     pieces = [reader.feed(t) for t in ['{"say": "You', " are writing", ' to him.", "ask": "Who is it to?"', "}"]]
     assert "".join(pieces) == "You are writing to him. Who is it to?" and reader.said_all
     assert pieces[:2] == ["You", " are writing"]  # the sentence is spoken while it is written
+
+
+def test_their_point_is_said_before_the_question_is_chosen_and_a_cut_point_is_not_said() -> None:
+    card = StageCard("s", "S", 1, 1, "a", "goal", "Ready?", ("Who is it to?", "What should readers remember?"))
+    history = [Entry("tool_call", "{}", "go", "c"), Entry("tool_result", _card_json(card), "go", "c")]
+    history += [
+        Entry("assistant", "Ready?"),
+        Entry("user", "I want to write about growing tomatoes on a small balcony."),
+    ]
+    turn = coach_turn(history)
+    assert turn is not None
+    reader = ReplyReader(speaker(turn, history[-1].text))
+    pieces = [reader.feed(t) for t in ['{"heard": "balcony tomatoes", "ask": "', "What should", ' readers remember?"}']]
+    assert pieces[0].strip() == "Balcony tomatoes: noted." and "".join(pieces).endswith("noted. What should readers remember?")
+    # the grammar's length limit or a run of their words stopped before their phrase ended: no half phrase is said
+    cut = {"heard": "Growing tomatoes on a small", "ask": "What should readers remember?"}
+    assert speaker(turn, history[-1].text)(cut, cut) == "Noted. What should readers remember?"
+    assert not cut_short("growing tomatoes", history[-1].text)  # "on a small balcony" is a phrase of its own
 
 
 def _card_json(card: StageCard) -> str:

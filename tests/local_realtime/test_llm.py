@@ -15,7 +15,9 @@ from local_realtime.brain import BrainOutput, Entry, FunctionCall, TextDelta, To
 from local_realtime.few_shot import PACKAGED_FEW_SHOT, load_few_shot
 from local_realtime.llm import FALLBACK_REPLY, LlamaBrain
 from local_realtime.model import locate_model
+from local_realtime.stage import StageCard
 from mcp_server.server import build_server
+from tests.local_realtime.test_coaching import _card_json
 from tests.local_realtime.test_grammar import REMINDER
 from tests.servers import make_config
 
@@ -168,3 +170,26 @@ def test_stop_during_prefill_yields_nothing(brain: LlamaBrain, real_tools: list[
     )
 
     assert outputs == []
+
+
+def test_while_the_user_listens_the_prompt_is_evaluated_up_to_their_next_turn(
+    brain: LlamaBrain, real_tools: list[ToolSpec]
+) -> None:
+    """In a script the coach's note on the stage comes before each user turn: it is evaluated before they speak."""
+    tools = [*real_tools, REMINDER]
+    card = StageCard("s", "S", 1, 2, "a", "Find the angle.", "What is it about?", ("Who reads it?", "Why now?"))
+    history = [
+        Entry("user", "Load the blog writer."),
+        Entry("tool_call", "{}", "load_script", "c1"),
+        Entry("tool_result", _card_json(card), "load_script", "c1"),
+        Entry("assistant", "What is it about?"),
+        Entry("user", "Tomatoes on a balcony."),
+        Entry("assistant", "Balcony tomatoes: noted. Who reads it?"),
+    ]
+    brain.prepare(INSTRUCTIONS, history, tools, threading.Event())
+
+    next_turn = brain._fit(INSTRUCTIONS, [*history, Entry("user", "People in flats.")], tools)
+    evaluated = brain._cached(next_turn)
+    assert "Coaching" in brain._llm.detokenize(next_turn[:evaluated]).decode()[-1500:]  # the note is in
+    left = brain._llm.detokenize(next_turn[evaluated:]).decode()
+    assert left.startswith("user\nPeople in flats.") and len(next_turn) - evaluated < 20, left
