@@ -124,11 +124,13 @@ FORM_WORDS = frozenset(_FORM.split())
 
 
 def invented_in_file(body: str, known: str) -> list[str]:
-    """Numbers anywhere, and capitalised words within sentences (not markdown headings, not a `Subject:` line, not
-    a `[placeholder]`, not words of the document's form), that nobody said."""
+    """Numbers anywhere (an ordered list's item numbers aside), and capitalised words within sentences (not
+    markdown headings, not a `Subject:` line, not a `[placeholder]`, not words of the document's form), that nobody
+    said."""
     lines = [line for line in body.splitlines() if not line.lstrip().startswith(("#", "Subject:"))]
     text = re.sub(r"\[[^\]]*\]", " ", "\n".join(lines))
-    numbers = invented(" ".join(re.findall(r"\d+(?:[.,:]\d+)*", text)), known, "")
+    unnumbered = re.sub(r"(?m)^\s*\d+[.)]\s+", "", text)  # an ordered list's "4." is form, not a claim
+    numbers = invented(" ".join(re.findall(r"\d+(?:[.,:]\d+)*", unnumbered)), known, "")
     names = []
     for line in text.splitlines():  # each line (a list item's marker and bold label aside) starts a sentence
         line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).replace("**", "")

@@ -28,10 +28,15 @@ SAY_SCHEMA = {
 """A plain spoken answer: `{"say": "..."}`."""
 
 
+TRUSTED_PATTERN = "x-engine-pattern"
+"""A string's pattern this engine wrote into a tool's schema for one reply (a tool's own patterns are dropped)."""
+
+
 def sanitize_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
     """Reduce a tool's JSON schema to what llama.cpp's grammar converter handles safely.
 
-    Inlines `$ref`s, drops annotations (title, description, default, format, pattern, bounds),
+    Inlines `$ref`s, drops annotations (title, description, default, format, pattern, bounds; a `TRUSTED_PATTERN`
+    becomes the pattern),
     keeps types, enums and consts, caps every string at `MAX_STRING_CHARS`, closes objects that
     list properties, and turns optional `anyOf [X, null]` parameters into plain optional `X`.
 
@@ -59,7 +64,9 @@ def sanitize_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, 
         out["additionalProperties"] = False
     if "items" in out and isinstance(out["items"], dict):
         out["items"] = sanitize_schema(out["items"], defs, depth + 1)
-    if out.get("type") == "string" and "enum" not in out and "const" not in out:
+    if out.get("type") == "string" and TRUSTED_PATTERN in schema:  # written by this engine (`reply_shape`)
+        out["pattern"] = schema[TRUSTED_PATTERN]
+    elif out.get("type") == "string" and "enum" not in out and "const" not in out:
         out["maxLength"] = min(int(schema.get("maxLength", MAX_STRING_CHARS)), MAX_STRING_CHARS)
         if "minLength" in out:
             out["minLength"] = min(int(out["minLength"]), out["maxLength"])

@@ -21,7 +21,7 @@ from local_realtime.brain import Entry, ToolSpec
 from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, offered, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
-from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
+from local_realtime.grammar import SAY_SCHEMA, TRUSTED_PATTERN, ground_edit, ground_files, named_files
 from local_realtime.ideas import lead, leads_again, stem_again
 from local_realtime.prompt import Speak, say_only
 from local_realtime.repeats import RepeatBan
@@ -74,6 +74,10 @@ _EDIT = re.compile(
 _OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)?"((?:[^"\\]|\\.)*)$')
 """A reply's JSON text that ends inside a string value (or a string of a list of them): the value's key, and the
 value so far."""
+PURPOSE_CHARS = 120
+"""Longest first line of a saved list of ideas (what they are for)."""
+KEEP_CHARS = 1500
+"""A draft longer than this may close without every key fact (else a model that will not say one writes on)."""
 MOVES = ("next_stage", "goto_stage")
 """The MCP server's tools that move a script to another stage (README, "The MCP server")."""
 NOT_FOUND = "documents say nothing about"
@@ -123,6 +127,12 @@ class ReplyShape:
     """The first words of the ideas offered before (lower case, "a"/"the" skipped): no idea begins with one again."""
     numbers: frozenset[str] = frozenset()
     """The numbers said so far (by the user, the coach, the tools): the only ones a coach may say."""
+    listed: tuple[str, ...] = ()
+    """The ideas offered in this script, when the user saves them: the file lists some of them word for word."""
+    picks: int = 0
+    """How many of `listed` the file lists at most (the user's "best three", else all)."""
+    keep: tuple[str, ...] = ()
+    """A draft written from the user's words (a save) closes only once it holds each of these (`key_facts`)."""
 
     @classmethod
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
@@ -182,7 +192,10 @@ class ReplyShape:
                 tail = (
                     f"Write it from what was said in this script, adding nothing.{start}{keep} Said: {' | '.join(said)}"
                 )
-                shape = replace(shape, tail=tail)
+                shape = replace(shape, tail=tail, keep=tuple(facts) if saving and not editing else ())
+                if ideas and saving and not editing:  # not an "Impact/Effort" map of its own making
+                    listed = tuple(dict.fromkeys(i for r in replies for i in offered(r)))
+                    shape = replace(shape, listed=listed, picks=_count(last_user) or len(listed), keep=())
         return shape
 
     def rejects(self, reply: str, piece: str) -> bool:
@@ -192,6 +205,10 @@ class ReplyShape:
         if field is None:
             return False
         if field[1] not in SPOKEN_FIELDS:
+            if field[1] == "content" and self.keep and _closes(field[2], piece) and len(field[2]) < KEEP_CHARS:
+                written = field[2].lower()
+                if any(fact.lower() not in written for fact in self.keep):
+                    return True  # "an answer by Monday" said, and the email does not say it yet: write on
             return _LOOPING.rejects(field[2], piece)
         if _FOREIGN.search(piece) or self._invents_number(field[2], piece):
             return True
@@ -221,7 +238,9 @@ class ReplyShape:
         """The tools this reply may call: when the user asked to move on, only the moves (if the session has them;
         a small model otherwise searched the library for "Let's practice")."""
         moves = [t for t in tools if t.name in MOVES]
-        return moves if self.moving and moves else list(tools)
+        if self.moving and moves:
+            return moves
+        return [_listing(t, self.listed, self.picks) if self.listed else t for t in tools]
 
     def may_refuse(self, tool: str) -> bool:
         """Whether a call of `tool` may be refused by `settle` (a reload of the running script)."""
@@ -231,8 +250,9 @@ class ReplyShape:
         self, name: str, arguments: dict[str, Any], tools: Sequence[ToolSpec], history: Sequence[Entry]
     ) -> dict[str, Any] | None:
         """The call's arguments as it will run: the file the user named (not a default the model copied); for
-        a save the model wrote no text for, the stage's material so far (what was said, nothing invented); a
-        `replace` with new content and no pattern is the write it means.
+        a save the model wrote no text for, the stage's material so far (what was said, nothing invented); a saved
+        list of ideas (`listed`) followed by what the user told the coach; a `replace` with new content and no
+        pattern is the write it means.
 
         Returns:
             the arguments, or None when the call would load the running script again (choose another reply).
@@ -249,6 +269,9 @@ class ReplyShape:
         records = self.coach is not None and self.coach.card.records and takes_text
         if self.coach is not None and self.saving and names_file and (wrote_nothing or records):
             arguments = {**arguments, "content": material(history)}
+        brief = [text for who, text in exchanges(history) if who == "You"]
+        if self.listed and brief and isinstance(arguments.get("content"), str):  # the list, then the brief they gave
+            arguments = {**arguments, "content": f"{arguments['content']}\n\nWhat you told me: {' '.join(brief)}"}
         replace_all = arguments.get("operation") == "replace" and not arguments.get("pattern")
         if name == "file_operation" and replace_all and str(arguments.get("content") or "").strip():
             arguments = {k: v for k, v in arguments.items() if k != "replacement"} | {"operation": "write"}  # asks
@@ -282,14 +305,53 @@ def _said(text: str) -> dict[str, Any]:
     }
 
 
-_NUMBER_OR_NAME = re.compile(r"\b\d+(?:st|nd|rd|th)?\b|(?<=[a-z,] )[A-Z][a-z]+\b")
+_NUMBER_OR_NAME = re.compile(
+    r"\b\d+(?:st|nd|rd|th)?\b|(?<=[a-z,] )[A-Z][a-z]+\b"
+    r"|\b(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|hundred)\b"
+)
 
 
 def key_facts(said: Sequence[str]) -> list[str]:
-    """The numbers and names in the user's turns (`said`), in order, once each: "the 30th", "Anna", "Oslo" (a
-    capitalised word inside a sentence; "I" left out): what a draft made from their words must keep."""
+    """The numbers and names in the user's turns (`said`), in order, once each: "the 30th", "five", "Anna", "Oslo"
+    (a capitalised word inside a sentence; "I" left out): what a draft made from their words must keep."""
     found = [m[0] for text in said for m in _NUMBER_OR_NAME.finditer(text)]
     return list(dict.fromkeys(f for f in found if f != "I"))
+
+
+def _listing(tool: ToolSpec, ideas: Sequence[str], most: int) -> ToolSpec:
+    """`tool` whose `content` (if it takes one) is "Ideas for ..." (what they are for), then a list of at most `most`
+    of `ideas`, each word for word (the pattern is matched against the JSON string as written: `\\n` is a newline)."""
+    properties = (tool.parameters or {}).get("properties", {})
+    if "content" not in properties:
+        return tool
+    ideas = [idea for idea in ideas if re.fullmatch(r"[\w' &/:-]+", idea)]  # literal in llama.cpp's regex subset
+    if not ideas:
+        return tool
+    item = "- (" + "|".join(ideas) + ")"
+    repeats = max(0, min(most, len(ideas)) - 1)
+    pattern = rf'^Ideas for [^"\\#\[\]]{{3,{PURPOSE_CHARS}}}\\n\\n{item}(\\n{item}){{0,{repeats}}}$'
+    content = {"type": "string", "description": properties["content"].get("description", ""), TRUSTED_PATTERN: pattern}
+    parameters = {**tool.parameters, "properties": {**properties, "content": content}}
+    return ToolSpec(tool.name, tool.description, parameters)
+
+
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def _count(text: str) -> int | None:
+    """How many things `text` asks for ("the best three", "top 2"), if it says."""
+    found = re.search(r"\b(\d|two|three|four|five|six)\b", text, re.IGNORECASE)
+    return None if found is None else int(_COUNTS.get(found[1].lower(), found[1]))
+
+
+def _closes(value: str, piece: str) -> bool:
+    """Whether `piece`, after a JSON string's `value` so far, holds the quote that ends it."""
+    escaped = (len(value) - len(value.rstrip("\\"))) % 2 == 1
+    for char in piece:
+        if char == '"' and not escaped:
+            return True
+        escaped = char == "\\" and not escaped
+    return False
 
 
 def _clip(text: str, limit: int) -> str:
