@@ -24,10 +24,18 @@ asks its own questions there, answers the next one itself or talks as the user).
 HEARD_CHARS = 28
 """Longest point given back (about five words: a longer one reads the answer back)."""
 _CLAUSE_WORDS = (
-    "and but so because by for since which that who when where while with to or in at on about from after before"
+    "and but so because by for since which that who when where while with or in at on about from after before"
 )
 CLAUSE_STARTS = frozenset(re.findall(r"\w+", _CLAUSE_WORDS + " if as"))
+LINKS = frozenset({*CLAUSE_STARTS, "to", "of", "into", "through"})
+"""Words that link a phrase to the next ("a craft station *for* kids *to* make ...")."""
 """Words after which a run of the user's words given back is a whole phrase (see `cut_short`)."""
+DEFERS = re.compile(
+    r"\byou (choose|pick|decide)|\bup to you\b|\byour (call|choice)\b|\bsurprise me\b|\byou can (choose|pick)", re.I
+)
+"""The user leaves the choice to the coach ("Actually, you choose everything.")."""
+CHOICE_START = "(Let's say|I pick|I choose|We're|We are)"
+"""How the coach's own choice starts (a small model otherwise said "I'll start a scene" and asked "Where are we?")."""
 FREE_SENTENCES = 2
 SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""
@@ -73,6 +81,9 @@ def spoken_options(turn: CoachTurn, said: str = "", answer: str | None = None) -
         plain = {"type": "string", "pattern": f'^{REFLECTION_START}[^?.!"\\\\]{{0,{SAY_CHARS}}}[.!]$'}
         asked = {"enum": to_ask}
         options = [_object({"heard": heard, "ask": asked}), _object({"say": plain, "ask": asked})]
+        if DEFERS.search(said):  # "you choose": the coach chooses (and asks what the choice left open)
+            choice = {"type": "string", "pattern": f'^{CHOICE_START}[^?.!"\\\\]{{8,{SAY_CHARS}}}[.!]$'}
+            options = [_object({"say": choice, "ask": {"enum": to_ask[1:] or to_ask}})]
     elif turn.card.offers:  # new ideas, a few words each, said as a question: "How about A, B, or C?"
         idea = {"type": "string", "pattern": f'^[^.!?,;#@"\\\\]{{3,{IDEA_CHARS}}}$'}  # no hashtags
         count = turn.card.offers
@@ -118,6 +129,12 @@ _ADDRESSEE = re.compile(
     r"|[A-Z][a-z]+)"
 )
 """A user's words that say who an email is to ("an email to my landlord", "It's to Mr. Patel")."""
+_RELATION = re.compile(
+    r"\b(his|her|their) name is\b|\b(my|our|a|an) (colleague|co-?worker|manager|boss|landlord|landlady|neighbou?r"
+    r"|client|customer|friend|teacher|mum|mom|dad|partner|sister|brother|doctor)\b",
+    re.IGNORECASE,
+)
+"""Words that say who someone is to the user ("His name is Tom", "a colleague who covered my shifts")."""
 
 
 def answered(question: str, said: str, questions: Sequence[str] = ()) -> bool:
@@ -126,7 +143,9 @@ def answered(question: str, said: str, questions: Sequence[str] = ()) -> bool:
     sensitive"), gives a time to a question about when ("Is there a deadline?" after "fixed by Friday"), or names
     whom an email is to ("Who is it to ...?" after "an email to my landlord"). A coach never asks what it was just
     told."""
-    if (_WHEN.search(question) and _TIME.search(said)) or (_WHO_TO.search(question) and _ADDRESSEE.search(said)):
+    if (_WHEN.search(question) and _TIME.search(said)) or (
+        _WHO_TO.search(question) and (_ADDRESSEE.search(said) or _RELATION.search(said))
+    ):
         return True
     others = {w for q in questions if q != question for w in _topic(q)}
     return bool((_topic(question) - others) & {w.rstrip("s") for w in re.findall(r"[a-z']+", said.lower())})
@@ -226,7 +245,7 @@ def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str,
                 parts.append(retry)
             return " ".join(p for p in parts if p)
         if "ideas" in partial:
-            ideas = [i.strip() for i in closed.get("ideas") or [] if isinstance(i, str) and i.strip()]
+            ideas = [whole_idea(i.strip()) for i in closed.get("ideas") or [] if isinstance(i, str) and i.strip()]
             if len(ideas) < turn.card.offers:
                 return ""
             return f"{OFFER} {', '.join(ideas[:-1])}, or {ideas[-1]}?" if len(ideas) > 1 else f"{OFFER} {ideas[0]}?"
@@ -249,6 +268,16 @@ def speaker(turn: CoachTurn, answer: str) -> Callable[[dict[str, Any], dict[str,
         return say
 
     return speak
+
+
+def whole_idea(idea: str) -> str:
+    """`idea` as said: one the grammar cut at `IDEA_CHARS` ("... for kids to make their own t'") ends before its
+    first linking word after the third ("Create a DIY craft station"), so no idea stops mid-phrase."""
+    if len(idea) < IDEA_CHARS - 1:
+        return idea
+    words = idea.split()
+    link = next((i for i, w in enumerate(words) if i >= 3 and w.lower() in LINKS), None)
+    return " ".join(words[:link]) if link is not None else " ".join(words[:-1])
 
 
 def cut_short(heard: str, answer: str) -> bool:

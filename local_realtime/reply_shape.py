@@ -21,7 +21,8 @@ from local_realtime.brain import Entry, ToolSpec
 from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, offered, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
-from local_realtime.grammar import SAY_SCHEMA, TRUSTED_PATTERN, ground_edit, ground_files, named_files
+from local_realtime.drafts import EDITS, KEEP_CHARS, closes, count, key_facts, listing, only_operations, signs_off
+from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
 from local_realtime.ideas import lead, leads_again, stem_again
 from local_realtime.prompt import Speak, say_only
 from local_realtime.repeats import RepeatBan
@@ -74,11 +75,10 @@ _EDIT = re.compile(
 _OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)?"((?:[^"\\]|\\.)*)$')
 """A reply's JSON text that ends inside a string value (or a string of a list of them): the value's key, and the
 value so far."""
-PURPOSE_CHARS = 120
-"""Longest first line of a saved list of ideas (what they are for)."""
-KEEP_CHARS = 1500
-"""A draft longer than this may close without every key fact (else a model that will not say one writes on)."""
 MOVES = ("next_stage", "goto_stage")
+SCRIPT_LOADS = ("load_script",)
+"""The tools that start a script: never the answer to a question about the user's own things (`asks_own`)."""
+_STARTS = re.compile(r"\b(start|begin|load|open|run|play|practi[cs]e|brainstorm|script|game|workshop|coach)", re.I)
 """The MCP server's tools that move a script to another stage (README, "The MCP server")."""
 NOT_FOUND = "documents say nothing about"
 """The words of a search that found nothing on the question (`mcp_server/library/evidence.py`)."""
@@ -129,10 +129,13 @@ class ReplyShape:
     """The numbers said so far (by the user, the coach, the tools): the only ones a coach may say."""
     listed: tuple[str, ...] = ()
     """The ideas offered in this script, when the user saves them: the file lists some of them word for word."""
+    asks_own: bool = False
+    """The user asks about their own things ("What is the title of my blog post?"): not a script to load."""
     picks: int = 0
     """How many of `listed` the file lists at most (the user's "best three", else all)."""
     keep: tuple[str, ...] = ()
-    """A draft written from the user's words (a save) closes only once it holds each of these (`key_facts`)."""
+    """A draft written from the user's words (a save) ends (closes, or signs off) only once it holds each of these
+    (`key_facts`), up to `KEEP_CHARS`."""
 
     @classmethod
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
@@ -148,7 +151,8 @@ class ReplyShape:
         if history and history[-1].role == "tool_result" and _knows_nothing(history[-1].text, last_user):
             return cls([NOTHING_FOUND], say_only, False, False, False, None, phrases, phrases, phrases)
         if coach is None:
-            return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
+            shape = cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, phrases, phrases, phrases)
+            return replace(shape, asks_own=answering and _asks_own(last_user))
         replies = [e.text for e in history if e.role == "assistant"]
         asked = [q for reply in replies for q in re.findall(r"[^.!?]*\?", reply)]  # never the same question twice
         ideas = [idea for reply in replies for idea in offered(reply)]
@@ -195,7 +199,7 @@ class ReplyShape:
                 shape = replace(shape, tail=tail, keep=tuple(facts) if saving and not editing else ())
                 if ideas and saving and not editing:  # not an "Impact/Effort" map of its own making
                     listed = tuple(dict.fromkeys(i for r in replies for i in offered(r)))
-                    shape = replace(shape, listed=listed, picks=_count(last_user) or len(listed), keep=())
+                    shape = replace(shape, listed=listed, picks=count(last_user) or len(listed), keep=())
         return shape
 
     def rejects(self, reply: str, piece: str) -> bool:
@@ -205,7 +209,8 @@ class ReplyShape:
         if field is None:
             return False
         if field[1] not in SPOKEN_FIELDS:
-            if field[1] == "content" and self.keep and _closes(field[2], piece) and len(field[2]) < KEEP_CHARS:
+            ending = closes(field[2], piece) or signs_off(field[2], piece)
+            if field[1] == "content" and self.keep and ending and len(field[2]) < KEEP_CHARS:
                 written = field[2].lower()
                 if any(fact.lower() not in written for fact in self.keep):
                     return True  # "an answer by Monday" said, and the email does not say it yet: write on
@@ -240,7 +245,11 @@ class ReplyShape:
         moves = [t for t in tools if t.name in MOVES]
         if self.moving and moves:
             return moves
-        return [_listing(t, self.listed, self.picks) if self.listed else t for t in tools]
+        if self.asks_own:  # a small model loaded the blog writer for "the working title of my blog post?"
+            tools = [t for t in tools if t.name not in SCRIPT_LOADS]
+        if self.editing:  # "make it warmer" appended a second copy of the email (and its footer)
+            tools = [only_operations(t, EDITS) for t in tools]
+        return [listing(t, self.listed, self.picks) if self.listed else t for t in tools]
 
     def may_refuse(self, tool: str) -> bool:
         """Whether a call of `tool` may be refused by `settle` (a reload of the running script)."""
@@ -289,6 +298,13 @@ def _moves_on(text: str, next_stage: str | None) -> bool:
     )
 
 
+def _asks_own(text: str) -> bool:
+    """Whether `text` is a question about the user's own things ("What does my garden plan say ...?"), asking for
+    nothing to be started ("What can we start with?" is not one)."""
+    question = re.match(r"\s*(what|which|who|when|where|how much|how many|how long|is|are|do|does|did)\b", text, re.I)
+    return question is not None and _PERSONAL.search(text) is not None and not _STARTS.search(text)
+
+
 def _knows_nothing(result: str, question: str) -> bool:
     """Whether `result` (a tool's output) found nothing on `question`, a question only the user's documents
     could answer."""
@@ -303,55 +319,6 @@ def _said(text: str) -> dict[str, Any]:
         "required": ["say"],
         "additionalProperties": False,
     }
-
-
-_NUMBER_OR_NAME = re.compile(
-    r"\b\d+(?:st|nd|rd|th)?\b|(?<=[a-z,] )[A-Z][a-z]+\b"
-    r"|\b(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|hundred)\b"
-)
-
-
-def key_facts(said: Sequence[str]) -> list[str]:
-    """The numbers and names in the user's turns (`said`), in order, once each: "the 30th", "five", "Anna", "Oslo"
-    (a capitalised word inside a sentence; "I" left out): what a draft made from their words must keep."""
-    found = [m[0] for text in said for m in _NUMBER_OR_NAME.finditer(text)]
-    return list(dict.fromkeys(f for f in found if f != "I"))
-
-
-def _listing(tool: ToolSpec, ideas: Sequence[str], most: int) -> ToolSpec:
-    """`tool` whose `content` (if it takes one) is "Ideas for ..." (what they are for), then a list of at most `most`
-    of `ideas`, each word for word (the pattern is matched against the JSON string as written: `\\n` is a newline)."""
-    properties = (tool.parameters or {}).get("properties", {})
-    if "content" not in properties:
-        return tool
-    ideas = [idea for idea in ideas if re.fullmatch(r"[\w' &/:-]+", idea)]  # literal in llama.cpp's regex subset
-    if not ideas:
-        return tool
-    item = "- (" + "|".join(ideas) + ")"
-    repeats = max(0, min(most, len(ideas)) - 1)
-    pattern = rf'^Ideas for [^"\\#\[\]]{{3,{PURPOSE_CHARS}}}\\n\\n{item}(\\n{item}){{0,{repeats}}}$'
-    content = {"type": "string", "description": properties["content"].get("description", ""), TRUSTED_PATTERN: pattern}
-    parameters = {**tool.parameters, "properties": {**properties, "content": content}}
-    return ToolSpec(tool.name, tool.description, parameters)
-
-
-_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-
-
-def _count(text: str) -> int | None:
-    """How many things `text` asks for ("the best three", "top 2"), if it says."""
-    found = re.search(r"\b(\d|two|three|four|five|six)\b", text, re.IGNORECASE)
-    return None if found is None else int(_COUNTS.get(found[1].lower(), found[1]))
-
-
-def _closes(value: str, piece: str) -> bool:
-    """Whether `piece`, after a JSON string's `value` so far, holds the quote that ends it."""
-    escaped = (len(value) - len(value.rstrip("\\"))) % 2 == 1
-    for char in piece:
-        if char == '"' and not escaped:
-            return True
-        escaped = char == "\\" and not escaped
-    return False
 
 
 def _clip(text: str, limit: int) -> str:

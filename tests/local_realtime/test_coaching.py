@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,13 @@ from llama_cpp import LlamaGrammar
 from mcp import Client
 
 from local_realtime.brain import Entry, ToolSpec
-from local_realtime.coach_reply import RETRY, answered, asking, cut_short, speaker, spoken_options
+from local_realtime.coach_reply import RETRY, answered, asking, cut_short, speaker, spoken_options, whole_idea
 from local_realtime.coaching import annotate, coach_replies, coach_turn, material, note, repeats_loading
+from local_realtime.drafts import key_facts
 from local_realtime.grammar import ground_files, named_files, reply_schema, to_gbnf
 from local_realtime.prompt import ReplyReader
 from local_realtime.repeats import RepeatBan
-from local_realtime.reply_shape import ReplyShape, key_facts
+from local_realtime.reply_shape import ReplyShape
 from local_realtime.stage import StageCard
 from mcp_server.server import build_server
 from tests.servers import make_config
@@ -194,7 +196,9 @@ def test_their_point_is_said_before_the_question_is_chosen_and_a_cut_point_is_no
     assert turn is not None
     reader = ReplyReader(speaker(turn, history[-1].text))
     pieces = [reader.feed(t) for t in ['{"heard": "balcony tomatoes", "ask": "', "What should", ' readers remember?"}']]
-    assert pieces[0].strip() == "Balcony tomatoes: noted." and "".join(pieces).endswith("noted. What should readers remember?")
+    assert pieces[0].strip() == "Balcony tomatoes: noted." and "".join(pieces).endswith(
+        "noted. What should readers remember?"
+    )
     # the grammar's length limit or a run of their words stopped before their phrase ended: no half phrase is said
     cut = {"heard": "Growing tomatoes on a small", "ask": "What should readers remember?"}
     assert speaker(turn, history[-1].text)(cut, cut) == "Noted. What should readers remember?"
@@ -273,6 +277,8 @@ def test_a_question_the_user_already_answered_is_not_asked() -> None:
     assert answered("Is there a deadline?", "an answer by Monday", questions)
     assert answered("Who is it to?", "An email to my landlord.")
     assert not answered("Who is it to?", "Ask for the refund.")
+    assert answered("Who is it to, and what is your relationship?", "His name is Tom, we work on the same ward.")
+    assert answered("Who is it to?", "I want to thank a colleague who covered my shifts.")
     assert not answered(
         "Who exactly is the reader?",
         "Readers who never ran",
@@ -308,6 +314,46 @@ def test_a_draft_is_told_to_keep_the_names_and_numbers_they_said() -> None:
     said = ["It's to Anna at Greenfield, she's been patient.", "I want her to agree to a new date, the 30th."]
     assert key_facts(said) == ["Anna", "Greenfield", "30th"]
     assert key_facts(["I think Monday works, I guess."]) == ["Monday"]
+    assert key_facts(["I failed five times before my first loaf."]) == ["five"]
+
+
+def _drafting(*said: str) -> list[Entry]:
+    card = StageCard("email", "Email", 1, 1, "draft", "goal", "What's the situation?", ("Who is it to?",))
+    history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
+    for text in said:
+        history += [Entry("user", text), Entry("assistant", "Noted. Who is it to?")]
+    return history[:-1]
+
+
+def test_a_draft_closes_only_once_it_holds_the_names_and_numbers_they_said() -> None:
+    shape = ReplyShape.of(_drafting("I need a day off. An answer by Monday please.", "Save it as day-off.md."))
+    assert shape.saving and shape.keep == ("Monday",)
+    start = '{"tool": "file_operation", "say": "Saving.", "arguments": {"operation": "write", "content": "Dear Sam,'
+    assert shape.rejects(start + " can I have a day off?", '"')  # Monday is not in it yet: write on
+    assert shape.rejects(start + " can I have a day off?\\n\\n", "Best")  # ... nor sign off
+    assert not shape.rejects(start + " can I have a day off? Please answer by Monday.", '",')
+    assert not shape.rejects(start + ' I said \\"no', " more")  # an escaped quote ends nothing
+
+
+def test_saved_ideas_are_the_ideas_offered_word_for_word_then_what_they_said(tmp_path: Path) -> None:
+    card = StageCard("brainstorm", "Brainstorm", 1, 1, "diverge", "goal", "What's the challenge?", offers=3)
+    history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
+    history += [Entry("user", "A party for my sister, she loves the outdoors.")]
+    history += [Entry("assistant", "How about A picnic by the lake, Kite flying, or A garden treasure hunt?")]
+    history += [Entry("user", "Save the best two to party.md.")]
+    shape = ReplyShape.of(history)
+    assert shape.listed == ("A picnic by the lake", "Kite flying", "A garden treasure hunt") and shape.picks == 2
+    tools = [ToolSpec("file_operation", "", {"type": "object", "properties": {"content": {"type": "string"}}})]
+    content = shape.usable(tools)[0].parameters["properties"]["content"]
+    grammar = to_gbnf(json.dumps(reply_schema(shape.usable(tools), "tools", shape.spoken)))
+    LlamaGrammar.from_string(grammar, verbose=False)
+    pattern = content["x-engine-pattern"].replace("\\\\n", "\n")  # as the decoded text would be matched
+    assert re.fullmatch(pattern, "Ideas for my sister's party\n\n- Kite flying\n- A picnic by the lake")
+    assert not re.fullmatch(pattern, "Ideas for a party\n\n- Kite flying\n- Impact: high")  # nothing of its own
+    assert not re.fullmatch(pattern, "Ideas for a party\n\n- Kite flying\n- A picnic by the lake\n- Kite flying")
+    settled = shape.settle("file_operation", {"content": "Ideas for a party\n\n- Kite flying"}, tools, history)
+    assert settled is not None
+    assert settled["content"].endswith("\n\nWhat you told me: A party for my sister, she loves the outdoors.")
 
 
 def test_moving_on_is_a_move_whose_few_words_do_not_read_the_user_s_back() -> None:
@@ -341,3 +387,48 @@ def test_a_replace_with_content_and_no_pattern_is_a_write() -> None:
     assert settled == {"operation": "write", "filename": "notes.md", "content": "buy bread"}
     a_pattern = {"operation": "replace", "filename": "notes.md", "pattern": "milk", "replacement": "bread"}
     assert ReplyShape.of(history).settle("file_operation", a_pattern, tools, history) == a_pattern
+
+
+def test_a_question_about_their_own_things_never_loads_a_script() -> None:
+    tools = [ToolSpec("load_script"), ToolSpec("search_library")]
+    asked = ReplyShape.of([Entry("user", "What is the working title of my tomato blog post?")])
+    assert [t.name for t in asked.usable(tools)] == ["search_library"]
+    for request in ("Can you load the blog writer?", "Is there a script for my interview?", "Help me write an email."):
+        assert [t.name for t in ReplyShape.of([Entry("user", request)]).usable(tools)] == [
+            "load_script",
+            "search_library",
+        ]
+
+
+def test_when_they_leave_the_choice_to_the_coach_it_chooses_and_asks_what_is_left() -> None:
+    card = StageCard(
+        "improv", "Improv", 1, 2, "setup", "goal", "Want to pick a place, or shall I?", ("Where are we?", "Who are we?")
+    )
+    history = [Entry("tool_result", _card_json(card), "load_script", "c"), Entry("assistant", card.opening)]
+    turn = coach_turn([*history, Entry("user", "Actually, you choose everything.")])
+    assert turn is not None
+    (option,) = spoken_options(turn, "Actually, you choose everything.")
+    assert option["properties"]["ask"] == {"enum": ["Who are we?"]}  # the place is the coach's choice
+    pattern = option["properties"]["say"]["pattern"]
+    assert re.fullmatch(pattern, "Let's say we're on a rainy village pond.")
+    assert not re.fullmatch(pattern, "I'll start a scene, then you add to it.")  # no choice in it
+    LlamaGrammar.from_string(to_gbnf(json.dumps(reply_schema([], "auto", [option]))), verbose=False)
+
+
+def test_an_edit_of_what_was_written_rewrites_or_replaces_never_appends() -> None:
+    history = [*_drafting("Their dog barks every night.", "Write it to neighbour-email.md.")]
+    history += [Entry("tool_call", "{}", "file_operation", "c2")]
+    history += [
+        Entry("tool_result", json.dumps({"success": True, "changed": ["neighbour-email.md"]}), "file_operation", "c2")
+    ]
+    history += [Entry("assistant", "Saved."), Entry("user", "Make it a bit warmer.")]
+    shape = ReplyShape.of(history)
+    operation = {"type": "string", "enum": ["read", "write", "append", "replace", "delete"]}
+    tools = [ToolSpec("file_operation", "", {"type": "object", "properties": {"operation": operation}})]
+    assert shape.editing
+    assert shape.usable(tools)[0].parameters["properties"]["operation"]["enum"] == ["write", "replace"]
+
+
+def test_an_idea_cut_at_its_length_limit_is_said_up_to_its_first_linking_word() -> None:
+    assert whole_idea("Create a DIY craft station for kids to make their own t'") == "Create a DIY craft station"
+    assert whole_idea("Host a family picnic for the parents") == "Host a family picnic for the parents"  # whole

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -83,8 +84,10 @@ class BrowserView:
 
     @contextlib.contextmanager
     def waiting(self, activity: str) -> Iterator[None]:
-        """What is being waited for ("thinking", "listening"), in the page's status line."""
-        self._tab.send({"type": "activity", "text": activity}, remember="activity")
+        """What is being waited for ("thinking", "listening"), in the page's status line (without the terminal's
+        own hints: "listening to the page (Ctrl-C to stop)" is "listening" there)."""
+        shown = re.sub(r"\s*\(Ctrl-C[^)]*\)", "", activity).replace(" to the page", "")
+        self._tab.send({"type": "activity", "text": shown}, remember="activity")
         try:
             with self.terminal.waiting(activity):
                 yield

@@ -111,7 +111,7 @@ class WebPage:
         port = listening.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}/"
-        self.view.note(f"The assistant's page: {self.url}  (Ctrl-C to stop)")
+        self.view.terminal.note(f"The assistant's page: {self.url}  (Ctrl-C to stop)")  # the page knows its URL
         if self.options.open_browser:
             await asyncio.to_thread(webbrowser.open, self.url)
         return self

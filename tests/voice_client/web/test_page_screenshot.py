@@ -87,6 +87,7 @@ async def test_the_page_mid_conversation_is_saved_as_a_screenshot(
             await written.locator("summary").click()  # expanded: its arguments and result
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT))
+            shown = await page.locator("body").inner_text()
             visible = {
                 name: await locator.is_visible() and await _inside(locator, VIEWPORT["height"])
                 for name, locator in {
@@ -98,6 +99,7 @@ async def test_the_page_mid_conversation_is_saved_as_a_screenshot(
                 }.items()
             }
     assert visible == dict.fromkeys(visible, True), visible  # all of it on the screen the PNG shows
+    assert "Ctrl-C" not in shown and "listening to the page" not in shown  # the terminal's hints stay there
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert problems == [], problems
 
