@@ -2,9 +2,9 @@
 
 A small model drafting from the user's words drops what matters ("an answer by Monday"), invents structure nobody
 asked for (an "Impact / Effort" map of brainstormed ideas) or appends a second copy of an email it was asked to
-warm up. These narrow the call itself: the key facts a draft must hold before it ends (`key_facts`, `closes`,
-`signs_off`), a saved list of ideas as the ideas offered word for word (`listing`), the operations an edit may use
-(`only_operations`).
+warm up. These narrow the call itself: the key facts a letter must hold before it signs off, or else quoted after
+the draft (`key_facts`, `signs_off`, `with_sources`); a saved list of ideas as the ideas offered word for word
+(`listing`); the operations an edit may use (`only_operations`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from local_realtime.grammar import TRUSTED_PATTERN
 PURPOSE_CHARS = 120
 """Longest first line of a saved list of ideas (what they are for)."""
 KEEP_CHARS = 700
-"""A draft longer than this may end without every key fact (a model that will not say one otherwise wrote on, in
-placeholders, to the string's limit: "[Your Name] [Your Position] [Your City, State] ...")."""
+"""A letter longer than this may sign off without every key fact. Refused its end instead, a model that would not
+say one wrote on in placeholders to the string's limit ("[Your Name] [Your Position] [Your City, State] ...")."""
 _SIGN_OFF = re.compile(r"(Best|Kind|Warm|Regards|Sincerely|Yours|Cheers|All the best|Many thanks)\b")
 """A letter's sign-off: a draft missing a key fact may not begin one (it says the fact first)."""
 EDITS = ("write", "replace")
@@ -82,11 +82,19 @@ def signs_off(value: str, piece: str) -> bool:
     return _SIGN_OFF.match(line) is not None and _SIGN_OFF.match(before.rsplit("\n", 1)[-1].lstrip()) is None
 
 
-def closes(value: str, piece: str) -> bool:
-    """Whether `piece`, after a JSON string's `value` so far, holds the quote that ends it."""
-    escaped = (len(value) - len(value.rstrip("\\"))) % 2 == 1
-    for char in piece:
-        if char == '"' and not escaped:
-            return True
-        escaped = char == "\\" and not escaped
-    return False
+def missing(content: str, facts: Sequence[str]) -> list[str]:
+    """The `facts` that `content` (a draft, or its JSON text so far) does not hold, ignoring case."""
+    written = content.lower()
+    return [fact for fact in facts if fact.lower() not in written]
+
+
+def with_sources(content: str, said: Sequence[str], facts: Sequence[str]) -> str:
+    """`content` and, when it left out some of `facts`, a last line quoting the user's sentences (`said`: their
+    turns) that hold them: "From our talk: I failed five times before my first good loaf." (nothing invented,
+    nothing they said lost)."""
+    left_out = missing(content, facts)
+    sentences = [part.strip() for text in said for part in re.findall(r"[^.!?]+[.!?]?", text)]
+    quoted = [s for s in sentences if any(re.search(rf"\b{re.escape(f)}\b", s, re.I) for f in left_out)]
+    if not quoted:
+        return content
+    return f"{content.rstrip()}\n\nFrom our talk: {' '.join(dict.fromkeys(quoted))}"

@@ -21,7 +21,17 @@ from local_realtime.brain import Entry, ToolSpec
 from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, offered, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
-from local_realtime.drafts import EDITS, KEEP_CHARS, closes, count, key_facts, listing, only_operations, signs_off
+from local_realtime.drafts import (
+    EDITS,
+    KEEP_CHARS,
+    count,
+    key_facts,
+    listing,
+    missing,
+    only_operations,
+    signs_off,
+    with_sources,
+)
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
 from local_realtime.ideas import lead, leads_again, stem_again
 from local_realtime.prompt import Speak, say_only
@@ -134,8 +144,9 @@ class ReplyShape:
     picks: int = 0
     """How many of `listed` the file lists at most (the user's "best three", else all)."""
     keep: tuple[str, ...] = ()
-    """A draft written from the user's words (a save) ends (closes, or signs off) only once it holds each of these
-    (`key_facts`), up to `KEEP_CHARS`."""
+    """The names and numbers the user said (`key_facts`): a letter drafted from their words may not sign off before it
+    holds each (up to `KEEP_CHARS`), and a draft that left one out gets the user's sentences holding it, marked as
+    theirs (`with_sources`)."""
 
     @classmethod
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
@@ -209,11 +220,9 @@ class ReplyShape:
         if field is None:
             return False
         if field[1] not in SPOKEN_FIELDS:
-            ending = closes(field[2], piece) or signs_off(field[2], piece)
-            if field[1] == "content" and self.keep and ending and len(field[2]) < KEEP_CHARS:
-                written = field[2].lower()
-                if any(fact.lower() not in written for fact in self.keep):
-                    return True  # "an answer by Monday" said, and the email does not say it yet: write on
+            ends = field[1] == "content" and self.keep and signs_off(field[2], piece) and len(field[2]) < KEEP_CHARS
+            if ends and missing(field[2], self.keep):
+                return True  # "an answer by Monday" said, and the email does not say it yet: say it first
             return _LOOPING.rejects(field[2], piece)
         if _FOREIGN.search(piece) or self._invents_number(field[2], piece):
             return True
@@ -281,6 +290,8 @@ class ReplyShape:
         brief = [text for who, text in exchanges(history) if who == "You"]
         if self.listed and brief and isinstance(arguments.get("content"), str):  # the list, then the brief they gave
             arguments = {**arguments, "content": f"{arguments['content']}\n\nWhat you told me: {' '.join(brief)}"}
+        elif self.keep and isinstance(arguments.get("content"), str) and missing(arguments["content"], self.keep):
+            arguments = {**arguments, "content": with_sources(arguments["content"], brief, self.keep)}
         replace_all = arguments.get("operation") == "replace" and not arguments.get("pattern")
         if name == "file_operation" and replace_all and str(arguments.get("content") or "").strip():
             arguments = {k: v for k, v in arguments.items() if k != "replacement"} | {"operation": "write"}  # asks

@@ -325,14 +325,19 @@ def _drafting(*said: str) -> list[Entry]:
     return history[:-1]
 
 
-def test_a_draft_closes_only_once_it_holds_the_names_and_numbers_they_said() -> None:
-    shape = ReplyShape.of(_drafting("I need a day off. An answer by Monday please.", "Save it as day-off.md."))
+def test_a_draft_keeps_the_names_and_numbers_they_said() -> None:
+    history = _drafting("I need a day off. An answer by Monday please.", "Save it as day-off.md.")
+    shape = ReplyShape.of(history)
     assert shape.saving and shape.keep == ("Monday",)
     start = '{"tool": "file_operation", "say": "Saving.", "arguments": {"operation": "write", "content": "Dear Sam,'
-    assert shape.rejects(start + " can I have a day off?", '"')  # Monday is not in it yet: write on
-    assert shape.rejects(start + " can I have a day off?\\n\\n", "Best")  # ... nor sign off
-    assert not shape.rejects(start + " can I have a day off? Please answer by Monday.", '",')
-    assert not shape.rejects(start + ' I said \\"no', " more")  # an escaped quote ends nothing
+    assert shape.rejects(start + " can I have a day off?\\n\\n", "Best")  # Monday is not in it yet: no sign-off
+    assert not shape.rejects(start + " can I have a day off? Please answer by Monday.\\n\\n", "Best")
+    # a draft that still left it out gets their own sentence after it, marked as theirs
+    settled = shape.settle("file_operation", {"content": "Dear Sam, can I have a day off?"}, [], history)
+    assert settled is not None
+    assert settled["content"] == "Dear Sam, can I have a day off?\n\nFrom our talk: An answer by Monday please."
+    kept = shape.settle("file_operation", {"content": "Dear Sam, may I? Answer by Monday."}, [], history)
+    assert kept is not None and "From our talk" not in kept["content"]
 
 
 def test_saved_ideas_are_the_ideas_offered_word_for_word_then_what_they_said(tmp_path: Path) -> None:
