@@ -169,11 +169,22 @@ def ground_ids(
 
 _FILE = re.compile(r"(?<![\w./-])([\w][\w-]*(?:/[\w-]+)*)(?:\.| dot )(md|markdown|txt)\b", re.IGNORECASE)
 """A file name as typed or as heard ("notes.md", "notes/plan.md", "lighthouse dot md")."""
+_SPOKEN_WORDS = re.compile(r"\b(?:to|as|into|called|named)\s+((?:[A-Za-z][\w']*\s+){1,3})$", re.IGNORECASE)
+"""The words before a heard file name that belong to it ("to *heating* email.md": Whisper wrote no hyphen)."""
+_NOT_NAME = frozenset({"the", "a", "an", "my", "our", "your", "file", "new", "called", "named"})
+_SPACED_FILE = re.compile(r"[\w][\w -]*\.(md|markdown|txt)", re.IGNORECASE)
+"""A file name a model wrote from heard words, spaces and all ("heating email.md")."""
 
 
 def named_files(text: str) -> list[str]:
-    """The file names `text` says, in order, each as a name ("lighthouse dot md" -> "lighthouse.md")."""
-    return list(dict.fromkeys(f"{m[1]}.{m[2].lower()}" for m in _FILE.finditer(text)))
+    """The file names `text` says, in order, each as a name ("lighthouse dot md" -> "lighthouse.md"); a name heard
+    as words ("save it to heating email dot md") is the words joined by hyphens ("heating-email.md")."""
+    names = []
+    for match in _FILE.finditer(text):
+        spoken = _SPOKEN_WORDS.search(text[: match.start()])
+        words = [w for w in (spoken[1].split() if spoken else []) if w.lower() not in _NOT_NAME]
+        names.append("-".join([*words, match[1]]) + f".{match[2].lower()}")
+    return list(dict.fromkeys(names))
 
 
 def ground_files(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[str, Any]:
@@ -192,7 +203,7 @@ def ground_files(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[st
     if len(named) != 1 or named[0] in values:
         return arguments
     said = {name for e in history if e.role in ("user", "tool_result") for name in named_files(e.text)}
-    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _FILE.fullmatch(v) and v not in said]
+    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
     return {**arguments, unsaid[-1]: named[0]} if unsaid else arguments
 
 
@@ -208,7 +219,7 @@ def ground_edit(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[str
     if named_files(last) or not results:
         return arguments
     said = {name for e in history if e.role in ("user", "tool_result") for name in named_files(e.text)}
-    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _FILE.fullmatch(v) and v not in said]
+    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
     return {**arguments, unsaid[-1]: results[-1]} if unsaid else arguments
 
 

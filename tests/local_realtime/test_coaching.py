@@ -238,6 +238,8 @@ def test_repeats_are_refused_as_words_not_tokens() -> None:
 def test_the_file_the_user_names_is_the_file_written() -> None:
     said = [Entry("user", "How was that? Save your feedback to interview-notes.md.")]
     assert named_files("save it as lighthouse dot md") == ["lighthouse.md"]
+    assert named_files("Write the draft to heating email dot md.") == ["heating-email.md"]  # Whisper wrote no hyphen
+    assert named_files("Save it to my notes.md") == ["notes.md"]
     assert ground_files({"operation": "write", "filename": "interview_notes.md"}, said)["filename"] == (
         "interview-notes.md"
     )
