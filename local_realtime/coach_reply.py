@@ -18,9 +18,10 @@ from local_realtime.stage import CoachTurn
 
 SAY_CHARS = 70
 """Longest sentence before a question the coach asks."""
-REFLECTION_START = "(You|Your|So you|So your|Let's|I'll)"
+REFLECTION_START = "(You|Your|So you|So your|Let's)"
 """How the sentence before a question starts: spoken to the user about what they said (left free, a small model
-asks its own questions there, answers the next one itself or talks as the user)."""
+asks its own questions there, answers the next one itself or talks as the user; begun "I'll" it took on the user's
+task: "I'll make sure to get it fixed by Friday.")."""
 HEARD_CHARS = 28
 """Longest point given back (about five words: a longer one reads the answer back)."""
 _CLAUSE_WORDS = (
