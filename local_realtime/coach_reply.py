@@ -35,8 +35,9 @@ DEFERS = re.compile(
     r"\byou (choose|pick|decide)|\bup to you\b|\byour (call|choice)\b|\bsurprise me\b|\byou can (choose|pick)", re.I
 )
 """The user leaves the choice to the coach ("Actually, you choose everything.")."""
-CHOICE_START = "(Let's say|I pick|I choose|We're|We are)"
-"""How the coach's own choice starts (a small model otherwise said "I'll start a scene" and asked "Where are we?")."""
+CHOICE_START = "(Let's say|We're|We are)"
+"""How the coach's own choice starts (a small model otherwise said "I'll start a scene" and asked "Where are we?";
+begun "I choose" it said "I choose the setting, the character, and the relationship")."""
 FREE_SENTENCES = 2
 SENTENCE_CHARS = 120
 """A free coaching turn (a story line, ideas) is at most this many sentences of at most this many characters."""

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from local_realtime.brain import Entry
-from local_realtime.coach_reply import ACKNOWLEDGED, RETRY, answered, asking
+from local_realtime.coach_reply import ACKNOWLEDGED, CHOICE_START, RETRY, answered, asking
 from local_realtime.stage import CoachTurn, StageCard
 
 CHANGED_KEY = "changed"
@@ -201,11 +201,15 @@ def _advance(turn: CoachTurn | None, history: Sequence[Entry], index: int, entry
         return None
     if entry.role == "assistant":
         asked = [q for q in turn.to_ask if q in entry.text or (turn.opening and q == turn.card.opening)]
+        chosen = []  # "Let's say we're at the beach." after "you pick": the coach answered the first question itself
+        if re.match(CHOICE_START, entry.text) and not turn.opening:
+            first = [q for q in turn.to_ask if q not in asked and q != turn.card.move_on][:1]
+            chosen = [(q, re.split(r"(?<=[.!])\s", entry.text)[0]) for q in first]
         return replace(
             turn,
             opening=False,
-            asked=turn.asked + tuple((q, "") for q in asked),
-            to_ask=tuple(q for q in turn.to_ask if q not in asked),
+            asked=turn.asked + tuple(chosen) + tuple((q, "") for q in asked),
+            to_ask=tuple(q for q in turn.to_ask if q not in asked and q not in dict(chosen)),
             feedbacks=turn.feedbacks + any(r in entry.text for r in RETRY),
             last_question=_last_question(entry.text) or turn.last_question,
             pending=next((q for q in asked if q in entry.text), ""),

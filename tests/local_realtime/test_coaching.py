@@ -420,6 +420,11 @@ def test_when_they_leave_the_choice_to_the_coach_it_chooses_and_asks_what_is_lef
     assert re.fullmatch(pattern, "Let's say we're on a rainy village pond.")
     assert not re.fullmatch(pattern, "I'll start a scene, then you add to it.")  # no choice in it
     LlamaGrammar.from_string(to_gbnf(json.dumps(reply_schema([], "auto", [option]))), verbose=False)
+    # the place was the coach's choice: once they answer who we are, "Where are we?" is not asked
+    history += [Entry("user", "You pick the place."), Entry("assistant", "Let's say we're at the beach. Who are we?")]
+    later = coach_turn([*history, Entry("user", "Two astronauts, and we're sisters.")])
+    assert later is not None and "Where are we?" not in later.to_ask
+    assert ("Where are we?", "Let's say we're at the beach.") in later.asked
 
 
 def test_an_edit_of_what_was_written_rewrites_or_replaces_never_appends() -> None:
