@@ -2,8 +2,9 @@
 
 A small model drafting from the user's words drops what matters ("an answer by Monday"), invents structure nobody
 asked for (an "Impact / Effort" map of brainstormed ideas) or appends a second copy of an email it was asked to
-warm up. These narrow the call itself: the key facts a letter must hold before it signs off, or else quoted after
-the draft (`key_facts`, `signs_off`, `with_sources`); a saved list of ideas as the ideas offered word for word
+warm up. These narrow the call itself or settle it: the key facts a draft left out, quoted after it from the user's
+own words (`key_facts`, `with_sources`; refused its end, or its sign-off, the model wrote on in placeholders or
+respelled "Sincerely" as "Sincere"); a saved list of ideas as the ideas offered word for word
 (`listing`); the operations an edit may use (`only_operations`).
 """
 
@@ -17,11 +18,6 @@ from local_realtime.grammar import TRUSTED_PATTERN
 
 PURPOSE_CHARS = 120
 """Longest first line of a saved list of ideas (what they are for)."""
-KEEP_CHARS = 700
-"""A letter longer than this may sign off without every key fact. Refused its end instead, a model that would not
-say one wrote on in placeholders to the string's limit ("[Your Name] [Your Position] [Your City, State] ...")."""
-_SIGN_OFF = re.compile(r"(Best|Kind|Warm|Regards|Sincerely|Yours|Cheers|All the best|Many thanks)\b")
-"""A letter's sign-off: a draft missing a key fact may not begin one (it says the fact first)."""
 EDITS = ("write", "replace")
 """The file operations an edit of what was written may use (a rewrite asks first; a replace changes one part)."""
 _NUMBER_OR_NAME = re.compile(
@@ -73,13 +69,6 @@ def only_operations(tool: ToolSpec, operations: Sequence[str]) -> ToolSpec:
     return ToolSpec(
         tool.name, tool.description, {**tool.parameters, "properties": {**properties, "operation": operation}}
     )
-
-
-def signs_off(value: str, piece: str) -> bool:
-    """Whether `piece` begins a letter's sign-off ("Best regards,") on a line of its own in a JSON string's `value`."""
-    before, after = value.replace("\\n", "\n"), (value + piece).replace("\\n", "\n")
-    line = after.rsplit("\n", 1)[-1].lstrip() if "\n" in after else ""
-    return _SIGN_OFF.match(line) is not None and _SIGN_OFF.match(before.rsplit("\n", 1)[-1].lstrip()) is None
 
 
 def missing(content: str, facts: Sequence[str]) -> list[str]:

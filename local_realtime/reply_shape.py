@@ -23,13 +23,11 @@ from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
 from local_realtime.drafts import (
     EDITS,
-    KEEP_CHARS,
     count,
     key_facts,
     listing,
     missing,
     only_operations,
-    signs_off,
     with_sources,
 )
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
@@ -144,9 +142,8 @@ class ReplyShape:
     picks: int = 0
     """How many of `listed` the file lists at most (the user's "best three", else all)."""
     keep: tuple[str, ...] = ()
-    """The names and numbers the user said (`key_facts`): a letter drafted from their words may not sign off before it
-    holds each (up to `KEEP_CHARS`), and a draft that left one out gets the user's sentences holding it, marked as
-    theirs (`with_sources`)."""
+    """The names and numbers the user said (`key_facts`): a draft written from their words that left one out gets the
+    user's sentences holding it after it, marked as theirs (`with_sources`)."""
 
     @classmethod
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
@@ -220,9 +217,6 @@ class ReplyShape:
         if field is None:
             return False
         if field[1] not in SPOKEN_FIELDS:
-            ends = field[1] == "content" and self.keep and signs_off(field[2], piece) and len(field[2]) < KEEP_CHARS
-            if ends and missing(field[2], self.keep):
-                return True  # "an answer by Monday" said, and the email does not say it yet: say it first
             return _LOOPING.rejects(field[2], piece)
         if _FOREIGN.search(piece) or self._invents_number(field[2], piece):
             return True

@@ -331,10 +331,7 @@ def test_a_draft_keeps_the_names_and_numbers_they_said() -> None:
     history = _drafting("I need a day off. An answer by Monday please.", "Save it as day-off.md.")
     shape = ReplyShape.of(history)
     assert shape.saving and shape.keep == ("Monday",)
-    start = '{"tool": "file_operation", "say": "Saving.", "arguments": {"operation": "write", "content": "Dear Sam,'
-    assert shape.rejects(start + " can I have a day off?\\n\\n", "Best")  # Monday is not in it yet: no sign-off
-    assert not shape.rejects(start + " can I have a day off? Please answer by Monday.\\n\\n", "Best")
-    # a draft that still left it out gets their own sentence after it, marked as theirs
+    # a draft that left it out gets their own sentence after it, marked as theirs
     settled = shape.settle("file_operation", {"content": "Dear Sam, can I have a day off?"}, [], history)
     assert settled is not None
     assert settled["content"] == "Dear Sam, can I have a day off?\n\nFrom our talk: An answer by Monday please."
