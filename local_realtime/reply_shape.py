@@ -84,8 +84,9 @@ _OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)
 """A reply's JSON text that ends inside a string value (or a string of a list of them): the value's key, and the
 value so far."""
 MOVES = ("next_stage", "goto_stage")
-SCRIPT_LOADS = ("load_script",)
-"""The tools that start a script: never the answer to a question about the user's own things (`asks_own`)."""
+SCRIPT_LOADS = ("load_script", "create_script")
+"""The tools that start or make a script: never the answer to a question about the user's own things (`asks_own`;
+kept from loading the blog writer for "the working title of my tomato blog post?", the model made a script)."""
 _STARTS = re.compile(r"\b(start|begin|load|open|run|play|practi[cs]e|brainstorm|script|game|workshop|coach)", re.I)
 """The MCP server's tools that move a script to another stage (README, "The MCP server")."""
 NOT_FOUND = "documents say nothing about"

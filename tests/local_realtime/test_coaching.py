@@ -393,15 +393,12 @@ def test_a_replace_with_content_and_no_pattern_is_a_write() -> None:
     assert ReplyShape.of(history).settle("file_operation", a_pattern, tools, history) == a_pattern
 
 
-def test_a_question_about_their_own_things_never_loads_a_script() -> None:
-    tools = [ToolSpec("load_script"), ToolSpec("search_library")]
+def test_a_question_about_their_own_things_never_loads_or_makes_a_script() -> None:
+    tools = [ToolSpec("load_script"), ToolSpec("create_script"), ToolSpec("search_library")]
     asked = ReplyShape.of([Entry("user", "What is the working title of my tomato blog post?")])
     assert [t.name for t in asked.usable(tools)] == ["search_library"]
     for request in ("Can you load the blog writer?", "Is there a script for my interview?", "Help me write an email."):
-        assert [t.name for t in ReplyShape.of([Entry("user", request)]).usable(tools)] == [
-            "load_script",
-            "search_library",
-        ]
+        assert len(ReplyShape.of([Entry("user", request)]).usable(tools)) == 3
 
 
 def test_when_they_leave_the_choice_to_the_coach_it_chooses_and_asks_what_is_left() -> None:
