@@ -2,7 +2,8 @@
 
 A small model offers the same idea three ways ("Sourdough Bakery by the Sea", "... in the Sea"): while a reply's
 ideas are decoded, an idea may not begin as an earlier one began (`lead`, `leads_again`), nor use again a word
-another idea of the same turn used (`stem_again`). `reply_shape.ReplyShape.rejects` asks these for each token.
+another idea of the same turn used (`stem_again`, `short_again`). `reply_shape.ReplyShape.rejects` asks these for
+each token.
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ def stem_again(said: Sequence[str], idea: str) -> bool:
         return False
     others = re.findall(r"[a-z']+", " ".join([*said, idea[: spelt.start()]]).lower())
     return any(w[:STEM_CHARS] == spelt[0][:STEM_CHARS] for w in others if len(w) >= STEM_CHARS)
+
+
+SHORT_COMMON = frozenset({"the", "and", "for", "our", "its", "new", "all", "any", "one", "two", "you", "big", "fun"})
+"""Three-letter words two ideas may share."""
+
+
+def short_again(said: Sequence[str], before: str, piece: str) -> bool:
+    """Whether `piece` ends a word of three letters (`before` being the idea so far) that an idea `said` before it in
+    the turn, or this idea, used already ("Sourdough Bakery in the Sea", "Salty Dough in the Sea"): shorter than
+    `STEM_CHARS`, such a word is only known once it ends."""
+    ended = re.search(r"(?<![a-z'])([a-z]{3})$", before.lower())
+    if ended is None or not piece or piece[0].isalpha() or piece[0] == "'" or ended[1] in SHORT_COMMON:
+        return False
+    words = re.findall(r"[a-z']+", " ".join([*said, before[: ended.start()]]).lower())
+    return ended[1] in words
 
 
 def _without_articles(idea: str) -> list[str]:

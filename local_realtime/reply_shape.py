@@ -31,7 +31,7 @@ from local_realtime.drafts import (
     with_sources,
 )
 from local_realtime.grammar import SAY_SCHEMA, ground_edit, ground_files, named_files
-from local_realtime.ideas import lead, leads_again, stem_again
+from local_realtime.ideas import lead, leads_again, short_again, stem_again
 from local_realtime.prompt import Speak, say_only
 from local_realtime.repeats import RepeatBan
 from local_realtime.stage import CoachTurn
@@ -177,7 +177,8 @@ class ReplyShape:
             return cls([_said(done)], say_only, False, False, False, None, phrases, phrases, phrases)  # stage
         if not coach_replies(history):  # telling a tool's outcome in a stage: only its own earlier words are refused
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, earlier, phrases, earlier)
-        free = not coach.to_ask and not coach.card.questions
+        free = not coach.card.questions and not [q for q in coach.to_ask if q != coach.card.move_on]  # as
+        # `coach_reply.asking` has it: the offer to move on left to ask, a brainstorm's turn is still ideas
         ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
         if free and coach.card.offers:  # ideas: none like an earlier one, another in the list or the challenge
             ban = earlier.including([last_user, *coach.told, *ideas], IDEA_ECHO_WORDS, itself=IDEA_OWN_WORDS)
@@ -231,7 +232,7 @@ class ReplyShape:
                     said += [str(v) for v in value["ideas"][:-1]]
                     if leads_again(field[2] + piece, {*self.leads, *(lead(i + " ") for i in said)} - {""}):
                         return True  # begun as another idea began ("Sourdough Bakery by ...", "Sourdough ...")
-                    if stem_again(said, field[2] + piece):
+                    if stem_again(said, field[2] + piece) or short_again(said, field[2], piece):
                         return True  # a word of another idea of the list ("Seafood Bakery, Salty Seafood Bakes")
                 return ban.rejects(" ".join([*said, field[2]]), piece)
         return ban.rejects(field[2], piece)

@@ -289,7 +289,18 @@ def test_a_question_the_user_already_answered_is_not_asked() -> None:
 
 
 def test_a_stage_that_offers_ideas_says_them_as_a_question_and_never_offers_one_twice() -> None:
-    card = StageCard("brainstorm", "Brainstorm", 1, 2, "diverge", "goal", "What's the challenge?", (), offers=3)
+    card = StageCard(
+        "brainstorm",
+        "Brainstorm",
+        1,
+        2,
+        "diverge",
+        "goal",
+        "What's the challenge?",
+        (),
+        next_stage="converge",
+        offers=3,
+    )  # the offer to move on is left to ask: the turn is still ideas, with every rule on them
     history = [Entry("tool_result", _card_json(card), "load_script", "c")]
     history += [Entry("assistant", card.opening), Entry("user", "Names for my seaside bakery.")]
     turn = coach_turn(history)
@@ -309,6 +320,8 @@ def test_a_stage_that_offers_ideas_says_them_as_a_question_and_never_offers_one_
     assert later.rejects('{"ideas": ["Tide Pool", "Tide', " Moon")  # ... or as another of the list
     assert later.rejects('{"ideas": ["Tide Pool", "Bright Pool', "s")  # a word of another idea of the list
     assert not later.rejects('{"ideas": ["Tide Pool", "Bright', " Loaf")
+    assert later.rejects('{"ideas": ["Bakery by the Bay", "Loaves on the Bay', '"')  # a short word again, once whole
+    assert not later.rejects('{"ideas": ["Bakery by the Bay", "Loaves on the Bayside', '"')
     assert "The challenge: Names for my seaside bakery." in note(later.coach, first=False)
 
 
