@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.* and benchmarks.* when run as a script
 
-from benchmarks.coach_bench import SESSIONS, TRANSCRIPTS, judge, summarize, transcript  # noqa: E402
+from benchmarks.coach_bench import APPROVAL_ASKED, SESSIONS, TRANSCRIPTS, judge, summarize, transcript  # noqa: E402
 from tests.demo_process import Demo, count_lines, demo_env, wait_turn_over  # noqa: E402
 from tests.speech_audio import synthesize  # noqa: E402
 from tests.virtual_audio import VirtualAudio, first_sound, speech_end_s  # noqa: E402
@@ -89,6 +89,8 @@ def converse(session: dict[str, Any], audio: VirtualAudio) -> dict[str, Any]:
                     heard = first_sound(samples, end - origin)
                     turn = parse_turn(demo.output(line), spec["user"])
                     turn |= {"end_of_speech": end, "first_reply_s": _round(origin + heard - end if heard else None)}
+                    if turn["replies"] and turn["replies"][-1].rstrip().endswith(APPROVAL_ASKED):
+                        turn = _approve(demo, probe, latency_log, turn)  # "Yes.", as the user who asked would
                     turns.append(turn)
                     print(f"  {turn['first_reply_s']} s  {turn['heard']!r} -> {turn['replies']}", flush=True)
                     time.sleep(1.0)
@@ -102,6 +104,24 @@ def converse(session: dict[str, Any], audio: VirtualAudio) -> dict[str, Any]:
             if "transcripts" not in p.parts and not any(part.startswith(".") for part in p.parts)
         }
     return {"id": session["id"], "script": session["script"], "turns": turns, "files": files}
+
+
+def _approve(demo: Demo, probe: Any, latency_log: Path, turn: dict[str, Any]) -> dict[str, Any]:
+    """`turn` after the user says "Yes." to the overwrite it asked about: its calls and replies, and approved."""
+    time.sleep(1.0)
+    line, reported = len(demo.output()), count_lines(latency_log)
+    spoke_at = probe.say(synthesize("Yes.", "piper"))
+    wait_turn_over(demo, probe, spoke_at, latency_log, reported)
+    answer = parse_turn(demo.output(line), "Yes.")
+    shift = len(turn["calls"])
+    calls = [c | {"index": c["index"] + shift} for c in answer["calls"]]
+    after = {index + shift: reply for index, reply in answer["replies_after"].items()}
+    return turn | {
+        "calls": turn["calls"] + calls,
+        "replies": turn["replies"] + answer["replies"],
+        "replies_after": turn["replies_after"] | after,
+        "approved": True,
+    }
 
 
 def _attach_reports(turns: list[dict[str, Any]], path: Path) -> None:

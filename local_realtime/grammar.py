@@ -28,6 +28,8 @@ SAY_SCHEMA = {
 """A plain spoken answer: `{"say": "..."}`."""
 
 
+SCRIPT_TOOLS = ("load_script", "next_stage", "goto_stage")
+"""Tools whose result is a script's stage (its default file name among its words)."""
 TRUSTED_PATTERN = "x-engine-pattern"
 """A string's pattern this engine wrote into a tool's schema for one reply (a tool's own patterns are dropped)."""
 
@@ -202,7 +204,12 @@ def ground_files(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[st
     values = [v for v in arguments.values() if isinstance(v, str)]
     if len(named) != 1 or named[0] in values:
         return arguments
-    said = {name for e in history if e.role in ("user", "tool_result") for name in named_files(e.text)}
+    said = {  # a script's own default file name (in its stage's result) is not one anybody said
+        name
+        for e in history
+        if e.role == "user" or (e.role == "tool_result" and e.name not in SCRIPT_TOOLS)
+        for name in named_files(e.text)
+    }
     unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
     return {**arguments, unsaid[-1]: named[0]} if unsaid else arguments
 
@@ -218,7 +225,12 @@ def ground_edit(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[str
     results = [name for e in history if e.role == "tool_result" for name in named_files(e.text)]
     if named_files(last) or not results:
         return arguments
-    said = {name for e in history if e.role in ("user", "tool_result") for name in named_files(e.text)}
+    said = {  # a script's own default file name (in its stage's result) is not one anybody said
+        name
+        for e in history
+        if e.role == "user" or (e.role == "tool_result" and e.name not in SCRIPT_TOOLS)
+        for name in named_files(e.text)
+    }
     unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
     return {**arguments, unsaid[-1]: results[-1]} if unsaid else arguments
 

@@ -243,6 +243,9 @@ def test_the_file_the_user_names_is_the_file_written() -> None:
     assert ground_files({"operation": "write", "filename": "interview_notes.md"}, said)["filename"] == (
         "interview-notes.md"
     )
+    stage = Entry("tool_result", '{"deliverable_file": "interview_notes.md"}', "load_script", "c")  # the default
+    heard = [stage, Entry("user", "Save your feedback to interview notes dot md")]
+    assert ground_files({"filename": "interview_notes.md"}, heard) == {"filename": "interview-notes.md"}
     copy = [Entry("user", "Copy report.md to old-report.md.")]
     arguments = {"operation": "save_as", "filename": "report.md", "new_filename": "old.md"}
     assert ground_files(arguments, copy) == arguments  # two names said: the model's choice stands
