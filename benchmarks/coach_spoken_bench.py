@@ -90,7 +90,9 @@ def converse(session: dict[str, Any], audio: VirtualAudio) -> dict[str, Any]:
                     turn = parse_turn(demo.output(line), spec["user"])
                     turn |= {"end_of_speech": end, "first_reply_s": _round(origin + heard - end if heard else None)}
                     if turn["replies"] and turn["replies"][-1].rstrip().endswith(APPROVAL_ASKED):
-                        turn = _approve(demo, probe, latency_log, turn)  # "Yes.", as the user who asked would
+                        _approve(demo, probe, latency_log)  # "Yes.", as the user who asked would
+                        whole = parse_turn(demo.output(line), spec["user"])  # its last "you ›" is the yes
+                        turn |= {k: v for k, v in whole.items() if k != "heard"} | {"approved": True}
                     turns.append(turn)
                     print(f"  {turn['first_reply_s']} s  {turn['heard']!r} -> {turn['replies']}", flush=True)
                     time.sleep(1.0)
@@ -106,22 +108,13 @@ def converse(session: dict[str, Any], audio: VirtualAudio) -> dict[str, Any]:
     return {"id": session["id"], "script": session["script"], "turns": turns, "files": files}
 
 
-def _approve(demo: Demo, probe: Any, latency_log: Path, turn: dict[str, Any]) -> dict[str, Any]:
-    """`turn` after the user says "Yes." to the overwrite it asked about: its calls and replies, and approved."""
+def _approve(demo: Demo, probe: Any, latency_log: Path) -> None:
+    """Say "Yes." to the overwrite the assistant asked about, and wait for the turn to end (the caller reads the
+    whole turn again: the call's outcome is printed after the yes)."""
     time.sleep(1.0)
-    line, reported = len(demo.output()), count_lines(latency_log)
+    reported = count_lines(latency_log)
     spoke_at = probe.say(synthesize("Yes.", "piper"))
     wait_turn_over(demo, probe, spoke_at, latency_log, reported)
-    answer = parse_turn(demo.output(line), "Yes.")
-    shift = len(turn["calls"])
-    calls = [c | {"index": c["index"] + shift} for c in answer["calls"]]
-    after = {index + shift: reply for index, reply in answer["replies_after"].items()}
-    return turn | {
-        "calls": turn["calls"] + calls,
-        "replies": turn["replies"] + answer["replies"],
-        "replies_after": turn["replies_after"] | after,
-        "approved": True,
-    }
 
 
 def _attach_reports(turns: list[dict[str, Any]], path: Path) -> None:
