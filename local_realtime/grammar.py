@@ -174,6 +174,9 @@ _FILE = re.compile(r"(?<![\w./-])([\w][\w-]*(?:/[\w-]+)*)(?:\.| dot )(md|markdow
 _SPOKEN_WORDS = re.compile(r"\b(?:to|as|into|called|named)\s+((?:[A-Za-z][\w']*\s+){1,3})$", re.IGNORECASE)
 """The words before a heard file name that belong to it ("to *heating* email.md": Whisper wrote no hyphen)."""
 _NOT_NAME = frozenset({"the", "a", "an", "my", "our", "your", "file", "new", "called", "named"})
+_PLACE_WORDS = frozenset(
+    {"of", "in", "on", "at", "for", "with", "from", "by", "and", "or", "to", "end", "top", "bottom"}
+)
 _SPACED_FILE = re.compile(r"[\w][\w -]*\.(md|markdown|txt)", re.IGNORECASE)
 """A file name a model wrote from heard words, spaces and all ("heating email.md")."""
 
@@ -185,6 +188,8 @@ def named_files(text: str) -> list[str]:
     for match in _FILE.finditer(text):
         spoken = _SPOKEN_WORDS.search(text[: match.start()])
         words = [w for w in (spoken[1].split() if spoken else []) if w.lower() not in _NOT_NAME]
+        if any(w.lower() in _PLACE_WORDS for w in words):  # "to the end of todo.md": a place in the file, not a name
+            words = []
         names.append("-".join([*words, match[1]]) + f".{match[2].lower()}")
     return list(dict.fromkeys(names))
 

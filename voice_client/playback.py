@@ -37,7 +37,8 @@ class Interruption:
     played_ms: int
     """Milliseconds of this item the user heard, clamped to the audio received for it."""
     finished: bool
-    """True when all audio received for the item had already been played (no truncate needed)."""
+    """True when the item's audio had all arrived and been played (no truncate needed); False in a pause between
+    two of its sentences, while more was still to come."""
 
 
 class Playback:
@@ -49,6 +50,7 @@ class Playback:
         self._item_id: str | None = None
         self._item_start = 0
         self._item_bytes = 0
+        self._item_complete = False  # the server has sent all of the current item's audio (`complete`)
         self._cut: dict[str, None] = {}  # ordered set of interrupted item ids
 
     def delay_s(self) -> float | None:
@@ -63,11 +65,16 @@ class Playback:
             return False
         if item_id != self._item_id:
             self._item_id, self._item_start, self._item_bytes = item_id, self._queued, 0
+            self._item_complete = False
         self._item_bytes += len(pcm)
         self._queued += len(pcm)
         if self._output is not None:
             self._output.play(pcm)
         return True
+
+    def complete(self) -> None:
+        """The current item's audio has all arrived (its response is done): played to its end, it is finished."""
+        self._item_complete = True
 
     def interrupt(self) -> Interruption | None:
         """Stop playback now; None when no assistant item was playing."""
@@ -76,7 +83,7 @@ class Playback:
         item_id = self._item_id
         played = self._output.played_bytes if self._output is not None else self._queued
         position = min(max(played - self._item_start, 0), self._item_bytes)
-        finished = position >= self._item_bytes
+        finished = position >= self._item_bytes and self._item_complete  # else a pause between two sentences
         if self._output is not None:
             self._output.stop()
         self._queued = played

@@ -308,6 +308,7 @@ class RealtimeSession(SessionCallbacks):
             case realtime.ResponseCreated(response_id=rid):
                 self._responses.created(rid)
             case realtime.ResponseDone():
+                self._playback.complete()
                 await self._on_response_done(event)
             case realtime.FunctionCallReady():
                 await self._on_function_call(event)

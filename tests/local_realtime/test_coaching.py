@@ -240,6 +240,7 @@ def test_the_file_the_user_names_is_the_file_written() -> None:
     assert named_files("save it as lighthouse dot md") == ["lighthouse.md"]
     assert named_files("Write the draft to heating email dot md.") == ["heating-email.md"]  # Whisper wrote no hyphen
     assert named_files("Save it to my notes.md") == ["notes.md"]
+    assert named_files("Add the line call the plumber to the end of todo.md") == ["todo.md"]  # a place, not a name
     assert ground_files({"operation": "write", "filename": "interview_notes.md"}, said)["filename"] == (
         "interview-notes.md"
     )

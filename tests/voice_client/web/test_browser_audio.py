@@ -16,8 +16,18 @@ def test_audio_sent_while_no_page_is_open_counts_as_played() -> None:
     playback.add("item_1", bytes(48_000))  # the coach's opening, before anyone opened the page
     assert audio.played_bytes == 48_000
     assert playback.delay_s() == 0.0
+    playback.complete()  # its response is done
     cut = playback.interrupt()
     assert cut is not None and cut.finished  # nothing is left to truncate
+
+
+def test_a_pause_between_two_sentences_of_a_reply_is_not_its_end() -> None:
+    audio = BrowserAudio(Tab())
+    playback = Playback(audio)
+    playback.add("item_1", bytes(48_000))  # the first sentence, all played; the next one is still being made
+    cut = playback.interrupt()
+    assert cut is not None and not cut.finished and cut.played_ms == 1000  # truncated where the user stopped hearing
+    assert not playback.add("item_1", bytes(4_800))  # and the rest of it is not played
 
 
 def test_a_new_tab_counts_everything_sent_before_it_as_played() -> None:

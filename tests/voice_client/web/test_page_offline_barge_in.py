@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 TURN_MS = 120_000
 """Longest wait for the engine's reply (a cold offline engine takes ~3-10 s; CI machines are slower)."""
 FOREIGN = "http://attacker.example"
-REQUEST = "Explain in detail how the lens of a lighthouse works."
+REQUEST = "Tell me a long story about a brave little boat."  # a long spoken answer, no tool
 
 
 async def test_speech_over_a_typed_turns_reply_truncates_it_where_the_page_stopped_playing(
