@@ -209,13 +209,7 @@ def ground_files(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[st
     values = [v for v in arguments.values() if isinstance(v, str)]
     if len(named) != 1 or named[0] in values:
         return arguments
-    said = {  # a script's own default file name (in its stage's result) is not one anybody said
-        name
-        for e in history
-        if e.role == "user" or (e.role == "tool_result" and e.name not in SCRIPT_TOOLS)
-        for name in named_files(e.text)
-    }
-    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
+    unsaid = _unsaid_files(arguments, history)
     return {**arguments, unsaid[-1]: named[0]} if unsaid else arguments
 
 
@@ -230,14 +224,20 @@ def ground_edit(arguments: dict[str, Any], history: Sequence[Entry]) -> dict[str
     results = [name for e in history if e.role == "tool_result" for name in named_files(e.text)]
     if named_files(last) or not results:
         return arguments
-    said = {  # a script's own default file name (in its stage's result) is not one anybody said
+    unsaid = _unsaid_files(arguments, history)
+    return {**arguments, unsaid[-1]: results[-1]} if unsaid else arguments
+
+
+def _unsaid_files(arguments: dict[str, Any], history: Sequence[Entry]) -> list[str]:
+    """The keys of `arguments` whose value is a file name nobody said: not in a user turn, nor in a tool result
+    other than a script's stage (its own default file name is not one anybody said)."""
+    said = {
         name
         for e in history
         if e.role == "user" or (e.role == "tool_result" and e.name not in SCRIPT_TOOLS)
         for name in named_files(e.text)
     }
-    unsaid = [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
-    return {**arguments, unsaid[-1]: results[-1]} if unsaid else arguments
+    return [k for k, v in arguments.items() if isinstance(v, str) and _SPACED_FILE.fullmatch(v) and v not in said]
 
 
 def said_ids(history: Sequence[Entry]) -> set[str]:
