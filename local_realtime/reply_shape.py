@@ -18,7 +18,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from local_realtime.brain import Entry, ToolSpec
-from local_realtime.coach_reply import asks_feedback, feedback_options, last_answer, offered, speaker
+from local_realtime.coach_reply import asking, asks_feedback, feedback_options, last_answer, offered, speaker
 from local_realtime.coach_reply import spoken_options as coach_options
 from local_realtime.coaching import changed_files, coach_replies, coach_turn, exchanges, material, repeats_loading
 from local_realtime.drafts import (
@@ -26,7 +26,6 @@ from local_realtime.drafts import (
     count,
     key_facts,
     listing,
-    missing,
     only_operations,
     with_sources,
 )
@@ -177,8 +176,7 @@ class ReplyShape:
             return cls([_said(done)], say_only, False, False, False, None, phrases, phrases, phrases)  # stage
         if not coach_replies(history):  # telling a tool's outcome in a stage: only its own earlier words are refused
             return cls([SAY_SCHEMA], say_only, must_call, saving, editing, None, earlier, phrases, earlier)
-        free = not coach.card.questions and not [q for q in coach.to_ask if q != coach.card.move_on]  # as
-        # `coach_reply.asking` has it: the offer to move on left to ask, a brainstorm's turn is still ideas
+        free = not coach.card.questions and not asking(coach)  # the offer to move on left to ask: still ideas
         ban = earlier.including([last_user], FREE_ECHO_WORDS if free else ECHO_WORDS)
         if free and coach.card.offers:  # ideas: none like an earlier one, another in the list or the challenge
             ban = earlier.including([last_user, *coach.told, *ideas], IDEA_ECHO_WORDS, itself=IDEA_OWN_WORDS)
@@ -199,16 +197,16 @@ class ReplyShape:
         if (saving or editing) and not coach.card.records:  # the model writes the text: from what they said
             said = [_clip(text, 100) for who, text in exchanges(history) if who == "You" or offered(text)]
             if said:
-                ideas = any(offered(text) for who, text in exchanges(history) if who == "Coach")
-                start = " Begin with a line on what the ideas are for, in their words." if ideas else ""
+                brainstormed = any(offered(text) for who, text in exchanges(history) if who == "Coach")
+                start = " Begin with a line on what the ideas are for, in their words." if brainstormed else ""
                 facts = key_facts([text for who, text in exchanges(history) if who == "You"])
                 keep = f" Keep every one of: {', '.join(facts)}." if facts else ""
                 tail = (
                     f"Write it from what was said in this script, adding nothing.{start}{keep} Said: {' | '.join(said)}"
                 )
                 shape = replace(shape, tail=tail, keep=tuple(facts) if saving and not editing else ())
-                if ideas and saving and not editing:  # not an "Impact/Effort" map of its own making
-                    listed = tuple(dict.fromkeys(i for r in replies for i in offered(r)))
+                if brainstormed and saving and not editing:  # not an "Impact/Effort" map of its own making
+                    listed = tuple(dict.fromkeys(ideas))
                     shape = replace(shape, listed=listed, picks=count(last_user) or len(listed), keep=())
         return shape
 
@@ -286,7 +284,7 @@ class ReplyShape:
         brief = [text for who, text in exchanges(history) if who == "You"]
         if self.listed and brief and isinstance(arguments.get("content"), str):  # the list, then the brief they gave
             arguments = {**arguments, "content": f"{arguments['content']}\n\nWhat you told me: {' '.join(brief)}"}
-        elif self.keep and isinstance(arguments.get("content"), str) and missing(arguments["content"], self.keep):
+        elif self.keep and isinstance(arguments.get("content"), str):  # unchanged when it kept them all
             arguments = {**arguments, "content": with_sources(arguments["content"], brief, self.keep)}
         replace_all = arguments.get("operation") == "replace" and not arguments.get("pattern")
         if name == "file_operation" and replace_all and str(arguments.get("content") or "").strip():
