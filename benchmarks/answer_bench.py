@@ -227,7 +227,7 @@ async def run(questions: list[dict[str, Any]], modes: list[str], tmp: Path) -> d
 def retrieval(questions: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
     """The search evidence alone: is each question's fact among the sentences the model would read?"""
     from mcp_server.library import open_library
-    from mcp_server.library.evidence import render, select
+    from mcp_server.library.evidence import render
 
     library = open_library(_server_config(tmp))
     library.index()
@@ -236,8 +236,8 @@ def retrieval(questions: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
         if question["fact"] is None or question.get("kind") in ("general", "small_talk"):
             continue
         started = time.perf_counter()
-        hits = library.search(question["question"], top_k=5)
-        text = render(question["question"], select(question["question"], hits, library.embedder))
+        _, evidence = library.search_with_evidence(question["question"], top_k=5)  # as search_library does
+        text = render(question["question"], evidence)
         found = any(contains(text, f) for f in question["fact"])
         rows.append({"question": question["question"], "found": found, "evidence": text,
                      "ms": round((time.perf_counter() - started) * 1000, 1)})  # fmt: skip

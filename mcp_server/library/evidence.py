@@ -31,6 +31,8 @@ RELEVANCE_MARGIN = 0.15
 MAX_CHARS = 330
 """Longest evidence text in all (a unit longer than that is cut at a word)."""
 PASSAGES_READ = 4
+HEADING_BONUS = 0.1
+"""Added to a unit whose section the question names ("What book am I reading now?": the "Reading now" section)."""
 """How many of the best passages the units are taken from."""
 _STOP_WORDS = (
     "a an and are as at be by can do does did for from how i in is it me my of on or our the "
@@ -152,8 +154,11 @@ def select(
     cosine = _cosines(question, keys, embedder, stored, question_vector)
     wanted = _content_words(question)
     scores = [
-        float(cosine[i]) + 0.5 * _shared(wanted, texts[i]) + 0.03 * (PASSAGES_READ - rank)
-        for i, (rank, _) in enumerate(candidates)
+        float(cosine[i])
+        + 0.5 * _shared(wanted, texts[i])
+        + HEADING_BONUS * _asks_for(wanted, unit.heading, hits[rank].title)
+        + 0.03 * (PASSAGES_READ - rank)
+        for i, (rank, unit) in enumerate(candidates)
     ]
     return _group(hits, candidates, scores, _choose(candidates, scores, max_units))
 
@@ -269,10 +274,10 @@ def off_topic(question: str, evidence: Sequence[Evidence]) -> bool:
 
 def named(question: str, evidence: Sequence[Evidence]) -> Evidence | None:
     """The best evidence from a document the question names by its title ("the reading list", "my garden plan"):
-    every word of the title is in the question."""
+    every word of the title is in the question, but for its numbers ("the garden plan" names "Garden plan 2027")."""
     asked = _content_words(question)
     for item in sorted(evidence, key=lambda e: -e.score):
-        title = _content_words(item.title)
+        title = {w for w in _content_words(item.title) if not w.isdigit()}
         if title and title <= asked:
             return item
     return None
@@ -318,7 +323,14 @@ def _stem(word: str) -> str:
 
 
 def _content_words(text: str) -> set[str]:
-    return set(_STEMMER.stemWords([w for w in _WORD.findall(text.lower()) if w not in _STOP]))
+    """Stems of `text`'s words, less stop words and single letters (the "s" of "what's")."""
+    return set(_STEMMER.stemWords([w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOP]))
+
+
+def _asks_for(wanted: set[str], heading: str, title: str) -> bool:
+    """Whether every word of a section `heading` (other than its document's `title`) is among `wanted`."""
+    words = _content_words(heading) - _content_words(title)
+    return bool(words) and words <= wanted
 
 
 def _shared(wanted: set[str], unit: str) -> float:

@@ -93,3 +93,18 @@ def test_a_document_named_by_its_title_is_answered_from(embedder: SentenceTransf
         "apple trees in my garden plan", [_hit("garden-plan.md", "Garden plan", "Sow peas in March.")], embedder
     )
     assert render("apple trees in my garden plan", garden).startswith("\"Garden plan\" has nothing about 'apple trees'")
+
+
+def test_a_section_the_question_names_is_quoted_first(embedder: SentenceTransformerEmbedder) -> None:
+    """ "What book am I reading right now?" is answered by the "Reading now" section, though the list's other
+    books are as close in meaning; "What's in the garden plan?" names "Garden plan 2027" (the "s" of "what's"
+    and the title's year are no topic)."""
+    books = (SAMPLE_LIBRARY / "reading-list.md").read_text(encoding="utf-8")
+    question = "What book am I reading right now?"
+    evidence = select(question, [_hit("reading-list.md", "Reading list", books)], embedder)
+    assert evidence[-1].heading == "Reading now" and "The Overstory" in evidence[-1].text
+
+    garden = (SAMPLE_LIBRARY / "garden-plan.md").read_text(encoding="utf-8")
+    question = "What's in the garden plan?"
+    text = render(question, gather(question, [_hit("garden-plan.md", "Garden plan 2027", garden)], embedder))
+    assert text.startswith('From "Garden plan 2027" (garden-plan.md')
