@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,27 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def config(tmp_path: Path) -> Config:
     """A Config over empty temp folders and the shipped scripts."""
     return make_config(tmp_path)
+
+
+Spawn = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """`asyncio.create_subprocess_exec` for one test: a process it started that still runs when the test ends
+    (an assertion failed half-way, a timeout) is killed, by its own pid, and reaped."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def run(*command: str, **options: Any) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(*command, **options)
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 @pytest.fixture

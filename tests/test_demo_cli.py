@@ -18,6 +18,7 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from tests.conftest import Spawn
 from tests.realtime_peer import (
     RealtimePeer,
     Step,
@@ -43,8 +44,8 @@ def _env(tmp_path: Path, **values: str) -> dict[str, str]:
     }
 
 
-async def _start(tmp_path: Path, *args: str, **env: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+async def _start(spawn: Spawn, tmp_path: Path, *args: str, **env: str) -> asyncio.subprocess.Process:
+    return await spawn(
         sys.executable,
         "demo.py",
         *args,
@@ -56,9 +57,9 @@ async def _start(tmp_path: Path, *args: str, **env: str) -> asyncio.subprocess.P
     )
 
 
-async def _demo(tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:
+async def _demo(spawn: Spawn, tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:
     """Run demo.py to its end; returns (exit code, stdout + stderr)."""
-    process = await _start(tmp_path, *args, **env)
+    process = await _start(spawn, tmp_path, *args, **env)
     async with asyncio.timeout(120):
         out, err = await process.communicate()
     assert process.returncode is not None
@@ -71,59 +72,59 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_a_port_in_use_is_named_with_the_flag_to_change_it(tmp_path: Path) -> None:
+async def test_a_port_in_use_is_named_with_the_flag_to_change_it(tmp_path: Path, spawn: Spawn) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, out = await _demo(tmp_path, "--no-library", "--mcp-port", str(port), "--text", "hi")
+        code, out = await _demo(spawn, tmp_path, "--no-library", "--mcp-port", str(port), "--text", "hi")
     assert code == 2
     assert f"port {port} is in use; choose another with --mcp-port" in out
     assert "Traceback" not in out
 
 
-async def test_a_missing_wav_file_is_reported_before_anything_starts(tmp_path: Path) -> None:
-    code, out = await _demo(tmp_path, "--wav", str(tmp_path / "nothing.wav"))
+async def test_a_missing_wav_file_is_reported_before_anything_starts(tmp_path: Path, spawn: Spawn) -> None:
+    code, out = await _demo(spawn, tmp_path, "--wav", str(tmp_path / "nothing.wav"))
     assert code == 2
     assert f"no such WAV file: {tmp_path / 'nothing.wav'}" in out
     assert "MCP server" not in out and "Traceback" not in out
 
 
-async def test_openai_without_a_key_says_which_variable_to_set(tmp_path: Path) -> None:
-    code, out = await _demo(tmp_path, "--no-library", "--openai", "--text", "hi")
+async def test_openai_without_a_key_says_which_variable_to_set(tmp_path: Path, spawn: Spawn) -> None:
+    code, out = await _demo(spawn, tmp_path, "--no-library", "--openai", "--text", "hi")
     assert code == 2
     assert "--openai needs OPENAI_API_KEY" in out and "Traceback" not in out
 
 
-async def test_an_unreachable_mcp_server_says_how_to_start_one(tmp_path: Path) -> None:
+async def test_an_unreachable_mcp_server_says_how_to_start_one(tmp_path: Path, spawn: Spawn) -> None:
     dead = f"http://127.0.0.1:{_free_port()}/mcp"
-    code, out = await _demo(tmp_path, "--mcp-url", dead, "--realtime-url", "ws://127.0.0.1:9/v1", "--text", "hi")
+    code, out = await _demo(spawn, tmp_path, "--mcp-url", dead, "--realtime-url", "ws://127.0.0.1:9/v1", "--text", "hi")
     assert code == 2
     assert f"cannot reach the MCP server at {dead}" in out and "make serve" in out
     assert "Traceback" not in out
 
 
-async def test_a_rejected_api_key_says_to_check_it(tmp_path: Path) -> None:
+async def test_a_rejected_api_key_says_to_check_it(tmp_path: Path, spawn: Spawn) -> None:
     def refuse(connection: ServerConnection, request: Request) -> Response:
         return connection.respond(HTTPStatus.UNAUTHORIZED, "Incorrect API key provided\n")
 
     async with serve(lambda ws: ws.close(), "127.0.0.1", 0, process_request=refuse) as server:
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/realtime"
         code, out = await _demo(
-            tmp_path, "--no-library", "--realtime-url", url, "--text", "hi", OPENAI_API_KEY="sk-wrong-key-000"
+            spawn, tmp_path, "--no-library", "--realtime-url", url, "--text", "hi", OPENAI_API_KEY="sk-wrong-key-000"
         )
     assert code == 1
     assert "refused the credentials" in out and "check OPENAI_API_KEY" in out
     assert "sk-wrong-key-000" not in out and "Traceback" not in out
 
 
-async def test_ctrl_c_in_typed_chat_stops_everything_and_keeps_the_transcript(tmp_path: Path) -> None:
+async def test_ctrl_c_in_typed_chat_stops_everything_and_keeps_the_transcript(tmp_path: Path, spawn: Spawn) -> None:
     script = [
         Step(None, send=[session_created()]),
         Step("session.update", reply=session_updated),
     ]
     async with RealtimePeer(script) as peer:
-        process = await _start(tmp_path, "--no-library", "--typed", "--realtime-url", peer.url)
+        process = await _start(spawn, tmp_path, "--no-library", "--typed", "--realtime-url", peer.url)
         assert process.stdout is not None
         seen = b""
         async with asyncio.timeout(60):
@@ -142,7 +143,9 @@ async def test_ctrl_c_in_typed_chat_stops_everything_and_keeps_the_transcript(tm
     assert transcript.read_text(encoding="utf-8").startswith("# Demo session")
 
 
-async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_of_input(tmp_path: Path) -> None:
+async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_of_input(
+    tmp_path: Path, spawn: Spawn
+) -> None:
     script = [
         Step(None, send=[session_created()]),
         Step("session.update", where=lambda e: e["session"]["output_modalities"] == ["text"], reply=session_updated),
@@ -153,7 +156,7 @@ async def test_typed_chat_from_a_pipe_runs_each_line_as_a_turn_and_ends_at_end_o
         ),
     ]
     async with RealtimePeer(script) as peer:
-        process = await _start(tmp_path, "--no-library", "--typed", "--realtime-url", peer.url)
+        process = await _start(spawn, tmp_path, "--no-library", "--typed", "--realtime-url", peer.url)
         async with asyncio.timeout(60):
             out, err = await process.communicate(b"Good morning\n")
         await peer.finished()
@@ -180,7 +183,7 @@ def test_console_log_masks_credentials_and_keeps_library_tracebacks_to_one_line(
     assert "Traceback" not in line and "sk-secret" not in line
 
 
-async def test_a_sound_server_with_no_devices_gives_one_line_and_typed_chat(tmp_path: Path) -> None:
+async def test_a_sound_server_with_no_devices_gives_one_line_and_typed_chat(tmp_path: Path, spawn: Spawn) -> None:
     """PulseAudio up with no sink and no source (ALSA lists its devices; they will not open)."""
     from tests.virtual_audio import VirtualAudio
 
@@ -190,7 +193,7 @@ async def test_a_sound_server_with_no_devices_gives_one_line_and_typed_chat(tmp_
     ]
     with VirtualAudio(devices=False) as audio:
         async with RealtimePeer(script) as peer:
-            process = await _start(tmp_path, "--no-library", "--realtime-url", peer.url, **audio.env)
+            process = await _start(spawn, tmp_path, "--no-library", "--realtime-url", peer.url, **audio.env)
             async with asyncio.timeout(60):
                 out, err = await process.communicate(b"")  # end of input at once
             await peer.finished()

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import Spawn
 from tests.realtime_peer import RealtimePeer, Step, session_created, session_updated, text_reply
 from tests.voice_client.web.conftest import open_page
 
@@ -37,8 +38,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _start(*args: str, tmp_path: Path, program: tuple[str, ...] = ("-m", "voice_client")) -> Any:
-    return await asyncio.create_subprocess_exec(
+async def _start(spawn: Spawn, *args: str, tmp_path: Path, program: tuple[str, ...] = ("-m", "voice_client")) -> Any:
+    return await spawn(
         sys.executable, *program, *args, cwd=tmp_path, env=_env(tmp_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -52,12 +53,12 @@ async def _address(stream: Any) -> str:
     raise AssertionError("the page's address was never printed")
 
 
-async def test_web_prints_the_address_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+async def test_web_prints_the_address_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path, spawn: Spawn) -> None:
     port = _free_port()
     script = [Step(None, send=[session_created()]), Step("session.update", reply=session_updated)]
     async with RealtimePeer(script) as peer:
         process = await _start(
-            "--web", "--web-port", str(port), "--realtime-url", peer.url, "--no-tools", tmp_path=tmp_path
+            spawn, "--web", "--web-port", str(port), "--realtime-url", peer.url, "--no-tools", tmp_path=tmp_path
         )
         assert process.stderr is not None
         async with asyncio.timeout(30):
@@ -76,8 +77,8 @@ async def test_web_prints_the_address_serves_the_page_and_stops_on_ctrl_c(tmp_pa
     assert "Traceback" not in said
 
 
-async def test_web_with_turns_or_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
-    process = await _start("--web", "--text", "hello", tmp_path=tmp_path)
+async def test_web_with_turns_or_on_a_busy_port_says_so_in_one_line(tmp_path: Path, spawn: Spawn) -> None:
+    process = await _start(spawn, "--web", "--text", "hello", tmp_path=tmp_path)
     _out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert err.decode().strip() == "error: --web talks through the page: leave out --text, --wav and --typed"
@@ -89,7 +90,7 @@ async def test_web_with_turns_or_on_a_busy_port_says_so_in_one_line(tmp_path: Pa
         script = [Step(None, send=[session_created()])]
         async with RealtimePeer(script, ignore={"session.update"}) as peer:
             process = await _start(
-                "--web", "--web-port", str(port), "--realtime-url", peer.url, "--no-tools", tmp_path=tmp_path
+                spawn, "--web", "--web-port", str(port), "--realtime-url", peer.url, "--no-tools", tmp_path=tmp_path
             )
             _out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
@@ -97,7 +98,9 @@ async def test_web_with_turns_or_on_a_busy_port_says_so_in_one_line(tmp_path: Pa
     assert "--web-port" in err.decode() and "Traceback" not in err.decode()
 
 
-async def test_demo_web_answers_a_typed_turn_in_the_page_and_stops_on_ctrl_c(tmp_path: Path, chromium: Any) -> None:
+async def test_demo_web_answers_a_typed_turn_in_the_page_and_stops_on_ctrl_c(
+    tmp_path: Path, spawn: Spawn, chromium: Any
+) -> None:
     script = [
         Step(None, send=[session_created()]),
         Step("conversation.item.create", where=lambda e: e["item"]["content"][0]["text"] == "Hello there"),
@@ -105,6 +108,7 @@ async def test_demo_web_answers_a_typed_turn_in_the_page_and_stops_on_ctrl_c(tmp
     ]
     async with RealtimePeer(script, ignore={"session.update"}) as peer:
         process = await _start(
+            spawn,
             "--web", "--web-port", str(_free_port()), "--realtime-url", peer.url, "--no-library",
             tmp_path=tmp_path, program=(str(REPO / "demo.py"),),
         )  # fmt: skip
