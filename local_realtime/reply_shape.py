@@ -103,6 +103,9 @@ NOTHING_FOUND = {
 """The answer to a question about the user's own life that their documents do not hold: a model that knows
 the world may answer "Who wrote Moby-Dick?" from memory after an empty search, but anything it said about
 "the office party" would be invented."""
+_FILE_NAME = re.compile(r"[\w/-]+\.(?:md|markdown|txt|pdf|docx|epub|html)(?=[^\w.-])")
+"""A file name as written ("garden-plan.md", "notes/appointments.md")."""
+_LAST_FILE_NAME = re.compile(r"([\w/-]+\.(?:md|markdown|txt|pdf|docx|epub|html))\W*$")
 _FOREIGN = re.compile(r"[^\x00-\u024f\u2018-\u201f\u2013\u2014\u2026]")
 """Characters outside Latin script and its quotes and dashes: refused in speech (a small multilingual model,
 kept off one word, may reach for another script's)."""
@@ -138,6 +141,8 @@ class ReplyShape:
     listed: tuple[str, ...] = ()
     """The ideas offered in this script, when the user saves them: the file lists some of them word for word."""
     asks_own: bool = False
+    files: frozenset[str] | None = None
+    """When the reply tells a tool's result: the file names said so far, the only ones it may say."""
     """The user asks about their own things ("What is the title of my blog post?"): not a script to load."""
     picks: int = 0
     """How many of `listed` the file lists at most (the user's "best three", else all)."""
@@ -147,7 +152,14 @@ class ReplyShape:
 
     @classmethod
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
-        """The shape of the reply to `history`."""
+        """The shape of the reply to `history`; telling a tool's result, it names no file the conversation lacks."""
+        shape = cls._of(history)
+        if history and history[-1].role == "tool_result":
+            return replace(shape, files=frozenset(_FILE_NAME.findall(" ".join(e.text for e in history))))
+        return shape
+
+    @classmethod
+    def _of(cls, history: Sequence[Entry]) -> ReplyShape:
         last_user = next((e.text for e in reversed(history) if e.role == "user"), "")
         phrases = RepeatBan([], AVOIDED_PHRASES)
         coach = coach_turn(history)
@@ -218,7 +230,7 @@ class ReplyShape:
             return False
         if field[1] not in SPOKEN_FIELDS:
             return _LOOPING.rejects(field[2], piece)
-        if _FOREIGN.search(piece) or self._invents_number(field[2], piece):
+        if _FOREIGN.search(piece) or self._invents_number(field[2], piece) or self._invents_file(field[2], piece):
             return True
         # a call's few words name what it works on (a file, a script): only "the user" is refused there
         ban = self._phrases if reply.startswith('{"tool"') else self._heard if field[1] == "heard" else self._ban
@@ -241,6 +253,14 @@ class ReplyShape:
             return False
         number = re.search(r"\d+$", before + piece.rstrip())
         return number is not None and not any(known.startswith(number[0]) for known in self.numbers)
+
+    def _invents_file(self, before: str, piece: str) -> bool:
+        """Whether `piece` completes a file name the conversation never held, in an answer telling a tool's result
+        (a list of the library's documents went on with "laundry-list.md, shopping.md")."""
+        if self.files is None:
+            return False
+        name = _LAST_FILE_NAME.search(before + piece)
+        return name is not None and name.end(1) > len(before) and name[1] not in self.files
 
     def usable(self, tools: Sequence[ToolSpec]) -> list[ToolSpec]:
         """The tools this reply may call: when the user asked to move on, only the moves (if the session has them;

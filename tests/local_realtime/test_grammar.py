@@ -188,3 +188,19 @@ def test_an_empty_search_on_the_user_s_own_life_can_only_be_answered_as_nothing_
     assert after("Who wrote Moby-Dick?", nothing.replace("What did", "Who")).spoken == [SAY_SCHEMA]  # world facts
     assert after("When is my dentist appointment?", "Dentist: 9 December.").spoken == [SAY_SCHEMA]
     LlamaGrammar.from_string(to_gbnf(json.dumps(reply_schema([], "say", [NOTHING_FOUND]))), verbose=False)
+
+
+def test_an_answer_telling_a_tools_result_names_only_files_the_conversation_holds() -> None:
+    """A list of the library's documents went on with names of the model's own ("laundry-list.md")."""
+    from local_realtime.reply_shape import ReplyShape
+
+    listed = '{"result": [{"document_id": "garden-plan.md"}, {"document_id": "workspace:packing-list.md"}]}'
+    shape = ReplyShape.of([Entry("user", "What's on the packing list?"), Entry("tool_result", listed, "call_1")])
+    said = '{"say": "Your library holds garden-plan.md, packing-list.md and laundry-list'
+    assert not shape.rejects('{"say": "Your library holds garden-plan', ".md")
+    assert not shape.rejects('{"say": "Your library holds garden-plan.md, packing-list', ".md,")
+    assert shape.rejects(said, ".md")
+    assert shape.rejects(said + ".", "md")
+    assert not shape.rejects(said, " and")  # a word may still be said; only the file it was made into is refused
+    asked = ReplyShape.of([Entry("user", "Save it to lighthouse dot md")])  # not telling a result: any name
+    assert not asked.rejects('{"say": "Saving it to lighthouse', ".md")
