@@ -273,6 +273,8 @@ def summarize(rows: list[dict[str, Any]], questions: list[dict[str, Any]]) -> di
 
 
 def _summarize_documents(rows: list[dict[str, Any]], questions: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows or not any(q["fact"] is not None for q in questions):  # a --questions file of other kinds only
+        return {"questions": len(rows)}
     about_material = [r for r, q in zip(rows, questions, strict=True) if q["fact"] is not None]
     first = [r["first_audio_s"] for r in rows if r["first_audio_s"] is not None]
     answer = [r["answer_audio_s"] for r in rows if r["answer_audio_s"] is not None]

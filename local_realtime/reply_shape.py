@@ -84,6 +84,14 @@ _OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)
 value so far."""
 MOVES = ("next_stage", "goto_stage")
 SCRIPT_LOADS = ("load_script", "create_script")
+LISTINGS = ("list_documents", "list_scripts")
+"""Tools that list what there is: for a question about which documents or scripts there are, not about what one
+says ("What's on the packing list?" listed the library's documents, then the scripts, and answered with names)."""
+_ASKS_WHICH = re.compile(
+    r"\b(documents?|books?|library|files?|notes|pdfs?|papers|titles?|scripts?|games?|sessions?|workshops?"
+    r"|can (?:you|we|i)|available)\b",
+    re.I,
+)
 """The tools that start or make a script: never the answer to a question about the user's own things (`asks_own`;
 kept from loading the blog writer for "the working title of my tomato blog post?", the model made a script)."""
 _STARTS = re.compile(r"\b(start|begin|load|open|run|play|practi[cs]e|brainstorm|script|game|workshop|coach)", re.I)
@@ -142,6 +150,8 @@ class ReplyShape:
     """The ideas offered in this script, when the user saves them: the file lists some of them word for word."""
     asks_own: bool = False
     files: frozenset[str] | None = None
+    lists: bool = True
+    """Whether the user may be asking which documents there are (`LISTINGS` may be called)."""
     """When the reply tells a tool's result: the file names said so far, the only ones it may say."""
     """The user asks about their own things ("What is the title of my blog post?"): not a script to load."""
     picks: int = 0
@@ -154,6 +164,8 @@ class ReplyShape:
     def of(cls, history: Sequence[Entry]) -> ReplyShape:
         """The shape of the reply to `history`; telling a tool's result, it names no file the conversation lacks."""
         shape = cls._of(history)
+        if history and history[-1].role == "user" and not _ASKS_WHICH.search(history[-1].text):
+            return replace(shape, lists=False)
         if history and history[-1].role == "tool_result":
             return replace(shape, files=frozenset(_FILE_NAME.findall(" ".join(e.text for e in history))))
         return shape
@@ -268,6 +280,8 @@ class ReplyShape:
         moves = [t for t in tools if t.name in MOVES]
         if self.moving and moves:
             return moves
+        if not self.lists:  # nor a tool's "list" operation (file_operation's: the workspace's file names)
+            tools = [_unlisting(t) for t in tools if t.name not in LISTINGS]
         if self.asks_own:  # a small model loaded the blog writer for "the working title of my blog post?"
             tools = [t for t in tools if t.name not in SCRIPT_LOADS]
         if self.editing:  # "make it warmer" appended a second copy of the email (and its footer)
@@ -321,6 +335,12 @@ def _moves_on(text: str, next_stage: str | None) -> bool:
     return bool(
         _MOVE_ON.search(text) or re.search(rf"\b(let'?s|time to|now)\b.*\b{stem}|\b{stem}\w* time\b", text, re.I)
     )
+
+
+def _unlisting(tool: ToolSpec) -> ToolSpec:
+    """`tool` without its `operation` "list", if it has one (and others)."""
+    operations = (tool.parameters or {}).get("properties", {}).get("operation", {}).get("enum", [])
+    return only_operations(tool, [o for o in operations if o != "list"]) if "list" in operations else tool
 
 
 def _asks_own(text: str) -> bool:

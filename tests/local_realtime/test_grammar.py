@@ -204,3 +204,26 @@ def test_an_answer_telling_a_tools_result_names_only_files_the_conversation_hold
     assert not shape.rejects(said, " and")  # a word may still be said; only the file it was made into is refused
     asked = ReplyShape.of([Entry("user", "Save it to lighthouse dot md")])  # not telling a result: any name
     assert not asked.rejects('{"say": "Saving it to lighthouse', ".md")
+
+
+def test_a_question_about_what_a_document_says_lists_nothing() -> None:
+    """ "What's on the packing list?" listed the library's documents, then the scripts, then the workspace's files,
+    and was answered with their names; "Which documents are in my library?" may still list them."""
+    from local_realtime.reply_shape import ReplyShape
+
+    operations = {"type": "string", "enum": ["read", "write", "list"]}
+    tools = [
+        ToolSpec("list_documents", "", {"type": "object", "properties": {}}),
+        ToolSpec("list_scripts", "", {"type": "object", "properties": {}}),
+        ToolSpec("file_operation", "", {"type": "object", "properties": {"operation": operations}}),
+        ToolSpec("search_library", "", {"type": "object", "properties": {"query": {"type": "string"}}}),
+    ]
+
+    def usable(request: str) -> dict[str, list[str]]:
+        found = ReplyShape.of([Entry("user", request)]).usable(tools)
+        return {t.name: t.parameters["properties"].get("operation", {}).get("enum", []) for t in found}
+
+    assert usable("What's on the packing list?") == {"file_operation": ["read", "write"], "search_library": []}
+    assert "list_documents" in usable("Which documents are in my library?")
+    assert "list_scripts" in usable("What can we do today?")
+    assert usable("What files do I have in my workspace?")["file_operation"] == ["read", "write", "list"]

@@ -100,6 +100,19 @@ async def test_reading_a_missing_file_names_the_closest_files_in_both_places(ser
     assert "search_library" in message
 
 
+async def test_a_read_of_a_name_spelled_another_way_reads_the_one_file_it_names(server: AssistantServer) -> None:
+    """ "packing_list.md" or "To Do.md" for packing-list.md or todo.md: a name heard has no hyphens."""
+    async with Client(server) as client:
+        result = await client.call_tool("file_operation", {"operation": "read", "filename": "To_Do.md"})
+        other = await client.call_tool("file_operation", {"operation": "read", "filename": "to_dos.md"})
+
+    assert not result.is_error
+    assert result.structured_content["filepath"] == "todo.md"  # type: ignore[index]
+    assert "Renew the car insurance" in result.structured_content["content"]  # type: ignore[index]
+    assert result.structured_content["message"].startswith("'To_Do.md' is 'todo.md'.")  # type: ignore[index]
+    assert other.is_error and "Closest: todo.md" in other.content[0].text  # type: ignore[union-attr]
+
+
 async def test_a_changed_library_announces_its_new_catalogue(config: Config, server: AssistantServer) -> None:
     library = server.library
     assert library is not None
