@@ -83,7 +83,10 @@ _OPEN_STRING = re.compile(r'"(\w+)"\s*:\s*(?:\[(?:\s*"(?:[^"\\]|\\.)*"\s*,)*\s*)
 """A reply's JSON text that ends inside a string value (or a string of a list of them): the value's key, and the
 value so far."""
 MOVES = ("next_stage", "goto_stage")
+"""The MCP server's tools that move a script to another stage (README, "The MCP server")."""
 SCRIPT_LOADS = ("load_script", "create_script")
+"""The tools that start or make a script: never the answer to a question about the user's own things (`asks_own`;
+kept from loading the blog writer for "the working title of my tomato blog post?", the model made a script)."""
 LISTINGS = ("list_documents", "list_scripts")
 """Tools that list what there is: for a question about which documents or scripts there are, not about what one
 says ("What's on the packing list?" listed the library's documents, then the scripts, and answered with names)."""
@@ -92,10 +95,7 @@ _ASKS_WHICH = re.compile(
     r"|can (?:you|we|i)|available)\b",
     re.I,
 )
-"""The tools that start or make a script: never the answer to a question about the user's own things (`asks_own`;
-kept from loading the blog writer for "the working title of my tomato blog post?", the model made a script)."""
 _STARTS = re.compile(r"\b(start|begin|load|open|run|play|practi[cs]e|brainstorm|script|game|workshop|coach)", re.I)
-"""The MCP server's tools that move a script to another stage (README, "The MCP server")."""
 NOT_FOUND = "documents say nothing about"
 """The words of a search that found nothing on the question (`mcp_server/library/evidence.py`)."""
 _PERSONAL = re.compile(r"\b(i|me|my|mine|we|us|our|ours)\b|\bthe (team|family|kids|office)\b", re.IGNORECASE)
@@ -111,9 +111,10 @@ NOTHING_FOUND = {
 """The answer to a question about the user's own life that their documents do not hold: a model that knows
 the world may answer "Who wrote Moby-Dick?" from memory after an empty search, but anything it said about
 "the office party" would be invented."""
-_FILE_NAME = re.compile(r"[\w/-]+\.(?:md|markdown|txt|pdf|docx|epub|html)(?=[^\w.-])")
+_WRITTEN_FILE = r"[\w/-]+\.(?:md|markdown|txt|pdf|docx|epub|html)"
 """A file name as written ("garden-plan.md", "notes/appointments.md")."""
-_LAST_FILE_NAME = re.compile(r"([\w/-]+\.(?:md|markdown|txt|pdf|docx|epub|html))\W*$")
+_FILE_NAME = re.compile(_WRITTEN_FILE + r"(?=[^\w.-])")
+_LAST_FILE_NAME = re.compile(rf"({_WRITTEN_FILE})\W*$")
 _FOREIGN = re.compile(r"[^\x00-\u024f\u2018-\u201f\u2013\u2014\u2026]")
 """Characters outside Latin script and its quotes and dashes: refused in speech (a small multilingual model,
 kept off one word, may reach for another script's)."""
@@ -149,11 +150,11 @@ class ReplyShape:
     listed: tuple[str, ...] = ()
     """The ideas offered in this script, when the user saves them: the file lists some of them word for word."""
     asks_own: bool = False
+    """The user asks about their own things ("What is the title of my blog post?"): not a script to load."""
     files: frozenset[str] | None = None
+    """When the reply tells a tool's result: the file names said so far, the only ones it may say."""
     lists: bool = True
     """Whether the user may be asking which documents there are (`LISTINGS` may be called)."""
-    """When the reply tells a tool's result: the file names said so far, the only ones it may say."""
-    """The user asks about their own things ("What is the title of my blog post?"): not a script to load."""
     picks: int = 0
     """How many of `listed` the file lists at most (the user's "best three", else all)."""
     keep: tuple[str, ...] = ()

@@ -217,11 +217,9 @@ def _add_resources(mcp: MCPServer, workspace: Workspace, scripts: ScriptLibrary)
 
 
 def _spelled_alike(filename: str, workspace: Workspace) -> str | None:
-    """The one workspace file `filename` names but for case and separators, when `filename` itself does not exist
-    ("packing_list.md" or "Packing List.md" for packing-list.md: a name heard has no hyphens); else None."""
+    """The one workspace file a missing `filename` names but for case and separators ("packing_list.md" or
+    "Packing List.md" for packing-list.md: a name heard has no hyphens); else None."""
     names = [name for name, _ in workspace.list_files()]
-    if filename in names:
-        return None
     alike = [name for name in names if _folded(name) == _folded(filename)]
     return alike[0] if len(alike) == 1 else None
 
@@ -280,16 +278,20 @@ def _add_file_tool(
         client = client_key(ctx)
 
         def run() -> FileResult:  # in a worker thread: file work never runs on the event loop
-            if operation == "read" and (same := _spelled_alike(filename, workspace)) is not None:
-                read = run_file_operation(workspace, operation, same, **args)
-                return read.model_copy(update={"message": f"{filename!r} is {same!r}. {read.message}"})
             frame = None
             target = new_filename if operation == "save_as" and content is not None and new_filename else filename
             writes = operation in ("create", "write", "append") or (operation == "save_as" and content is not None)
             if writes and (script := sessions.get(client).script_name) is not None:
                 title = re.sub(r"[_-]+", " ", PurePosixPath(target).stem).strip().title()
                 frame = Frame(title, script, date.today().isoformat())
-            return run_file_operation(workspace, operation, filename, frame=frame, **args)
+            try:
+                return run_file_operation(workspace, operation, filename, frame=frame, **args)
+            except MissingFile:
+                same = _spelled_alike(filename, workspace) if operation == "read" else None
+                if same is None:
+                    raise
+                read = run_file_operation(workspace, operation, same, **args)
+                return read.model_copy(update={"message": f"{filename!r} is {same!r}. {read.message}"})
 
         args = dict(
             content=content,

@@ -31,9 +31,9 @@ RELEVANCE_MARGIN = 0.15
 MAX_CHARS = 330
 """Longest evidence text in all (a unit longer than that is cut at a word)."""
 PASSAGES_READ = 4
+"""How many of the best passages the units are taken from."""
 HEADING_BONUS = 0.1
 """Added to a unit whose section the question names ("What book am I reading now?": the "Reading now" section)."""
-"""How many of the best passages the units are taken from."""
 _STOP_WORDS = (
     "a an and are as at be by can do does did for from how i in is it me my of on or our the "
     "their them there these this to us was we were what when where which who why will with you "
